@@ -1,0 +1,1 @@
+"""asv benchmark suite of oocbench (see the README)."""

@@ -1,0 +1,169 @@
+"""The adapter contract: one small class per (library, algorithm), declared with class attributes.
+
+An adapter is built fresh for every case (and every repeat), so no state leaks between measurements.
+
+Examples
+--------
+A complete adapter for a hypothetical library that learns from numpy batches::
+
+    class MyAdapter(Adapter):
+        name = "mylib.linear"
+        library = "mylib"
+        requirements = ("mylib>=1.0",)
+        params = {"l2": 1e-4}
+        update_semantics = "per mini-batch: one gradient step per partial_fit call"
+        api_path = "mylib.Model.update(X, y)"
+
+        def setup(self):
+            import mylib
+            self.model = mylib.Model(**self.hyperparameters)
+
+        def partial_fit(self, X, y):
+            self.model.update(X, y)
+
+        def predict_proba(self, X):
+            return self.model.proba(X)
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from oocbench.datasets.shards import ShardedDataset
+    from oocbench.features import BatchStream
+
+TASKS = ("binary", "regression")
+PROFILES = ("matched", "recommended")
+THREAD_MODES = ("1", "all")
+
+
+class Adapter(ABC):
+    """Base class of every backend adapter.
+
+    Class attributes (declarative, read by the registry, the runner and the report):
+
+    name : str
+        Unique id, ``"<library>.<algorithm>"``, e.g. ``"sklearn.sgd"``.
+    library : str
+        Import name of the library under test; if it cannot be imported the adapter is ``not-installed``.
+    tasks : frozenset of str
+        Subset of ``{"binary", "regression"}``.
+    requirements : tuple of str
+        pip requirement strings; the first one names the distribution whose version is recorded.
+    extra : str
+        The ``oocbench[extra]`` that installs the requirements.
+    params : dict
+        Default hyperparameters, published with every record.
+    profiles : dict
+        Overrides of ``params`` per profile: ``"matched"`` (the same L2-regularised linear model, one pass,
+        the shared batch size) and ``"recommended"`` (the library's documented defaults).
+    update_semantics : str
+        One line: per row, per mini-batch step, full pass...
+    api_path : str
+        The library API the adapter drives, e.g. ``"SGDClassifier.partial_fit per batch"``.
+    input_format : str
+        ``"dense"`` (numpy) or ``"csr"`` (scipy.sparse), the batches :meth:`fit` wants.
+    """
+
+    name: ClassVar[str]
+    library: ClassVar[str]
+    tasks: ClassVar[frozenset[str]] = frozenset(TASKS)
+    requirements: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str] = ""
+    params: ClassVar[dict[str, Any]] = {}
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {}
+    update_semantics: ClassVar[str] = ""
+    api_path: ClassVar[str] = ""
+    input_format: ClassVar[str] = "dense"
+
+    def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
+                 seed: int = 0, threads: str = "1") -> None:
+        if task not in self.tasks:
+            raise ValueError(f"{self.name} does not support task {task!r} (supports {sorted(self.tasks)})")
+        self.task, self.n_features, self.profile, self.seed, self.threads = task, n_features, profile, seed, threads
+        self.hyperparameters: dict[str, Any] = {**self.params, **self.profiles.get(profile, {}), **(params or {})}
+        self._closed = False
+        self.setup()
+
+    # ----- declarative helpers -------------------------------------------------------------------------
+    @classmethod
+    def skip(cls, task: str | None = None) -> str | None:
+        """Why this adapter cannot run here (``None`` if it can): library missing or task unsupported."""
+        if importlib.util.find_spec(cls.library) is None:
+            hint = f"pip install 'oocbench[{cls.extra}]'" if cls.extra else f"pip install {' '.join(cls.requirements)}"
+            return f"library {cls.library!r} is not installed ({hint})"
+        if task is not None and task not in cls.tasks:
+            return f"task {task!r} not supported (supports {', '.join(sorted(cls.tasks))})"
+        return None
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        dist = cls.requirements[0] if cls.requirements else cls.library
+        for sep in "<>=!~[; ":
+            dist = dist.split(sep)[0]
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """What a report publishes about this adapter."""
+        return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
+                "tasks": sorted(cls.tasks), "api_path": cls.api_path, "update_semantics": cls.update_semantics,
+                "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
+                "input_format": cls.input_format}
+
+    # ----- lifecycle -----------------------------------------------------------------------------------
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Build the model from ``self.hyperparameters`` (called by ``__init__``)."""
+
+    def prepare(self, dataset: ShardedDataset, rows: int) -> None:  # noqa: B027 - optional hook
+        """One-off conversion of the first ``rows`` rows to the backend's native input. Timed apart from fit."""
+
+    def fit(self, stream: BatchStream) -> None:
+        """Learn from the stream. Default: one :meth:`partial_fit` call per batch, in stream order."""
+        for X, y in stream:
+            self.partial_fit(X, y)
+
+    @abstractmethod
+    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Update the model with one batch."""
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(y = 1) for each row, shape ``(n,)`` (binary task)."""
+        raise NotImplementedError
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted target, shape ``(n,)`` (regression task)."""
+        raise NotImplementedError
+
+    def predict_batch(self, X: np.ndarray) -> np.ndarray:
+        """What the metrics need for this task: probabilities (binary) or values (regression)."""
+        out = self.predict_proba(X) if self.task == "binary" else self.predict(X)
+        return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    def explain(self) -> np.ndarray | None:
+        """Per-feature weights (linear models) or importances (trees); ``None`` when the model has none."""
+        return None
+
+    def close(self) -> None:
+        """Release resources (files, workers, sessions). Safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            self.release()
+
+    def release(self) -> None:  # noqa: B027 - optional hook
+        """Override to free resources; called once by :meth:`close`."""
+
+    def __enter__(self) -> Adapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

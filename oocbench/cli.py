@@ -1,0 +1,193 @@
+"""The ``oocbench`` command line: list, datasets, generate, run.
+
+Unknown adapter, dataset or suite names exit with code 2 and list the valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from oocbench import config
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _fmt_rate(r: float | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r / 1e6:.2f}M rows/s" if r >= 1e6 else f"{r / 1e3:.1f}k rows/s"
+
+
+def summary_line(record) -> str:
+    c = record.case
+    head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}"
+    if record.status != "ok":
+        return f"{head}: {record.status.upper()} - {record.reason}"
+    m = record.metrics
+    score = (f"log loss {m['log_loss']:.4f}" if "log_loss" in m else f"RMSE {m.get('rmse', float('nan')):.4f}")
+    best = record.optimum.get("log_loss" if "log_loss" in m else "rmse")
+    if best is not None:
+        score += f" (optimum {best:.4f})"
+    return (f"{head}: ok  {_fmt_rate(record.rows_per_s)}  fit {record.timings.fit_s:.2f} s  "
+            f"peak RSS +{_fmt_bytes(record.memory.rss_fit_bytes)}  heap peak {_fmt_bytes(record.memory.heap_peak_bytes)}"
+            f"  {score}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from oocbench.adapters.registry import discover
+    from oocbench.datasets import dataset_names, get_generator
+
+    table = Table(title="adapters")
+    for col in ("name", "status", "version", "tasks", "source / reason"):
+        table.add_column(col)
+    for name, e in discover().items():
+        version = (e.cls.library_version() if e.cls else None) or "-"
+        tasks = ",".join(sorted(e.cls.tasks)) if e.cls else "-"
+        style = "green" if e.installed else "yellow"
+        table.add_row(name, f"[{style}]{e.status}[/]", version, tasks, e.reason or e.source)
+    console.print(table)
+    console.print("datasets: " + ", ".join(f"{n} ({get_generator(n).task})" for n in dataset_names()))
+    console.print("scales: " + ", ".join(f"{k}={v:,}" for k, v in config.SCALES.items()) + ", or any row count")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from oocbench import datasets
+
+    datasets.get_generator(args.dataset)
+    rows = config.parse_scale(args.scale)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(f"generating {args.dataset}", total=rows)
+        ds = datasets.generate(args.dataset, rows, args.seed, base=args.out,
+                               progress=lambda n: progress.advance(task, n))
+    size = sum(s.bytes for s in ds.manifest.shards)
+    console.print(f"{args.dataset}: {ds.rows:,} rows, {len(ds.manifest.shards)} shard(s), {_fmt_bytes(size)} "
+                  f"-> {ds.root}")
+    if ds.manifest.optimum:
+        console.print("known optimum on the holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in ds.manifest.optimum.items()))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from oocbench import datasets
+    from oocbench.adapters.registry import get_entry
+    from oocbench.records import RECORDS_FILE, CaseSpec
+    from oocbench.runner import Limits
+    from oocbench.suites import expand, get_suite, run_cases
+
+    if args.suite:
+        suite = get_suite(args.suite)
+        adapters = [a.strip() for a in args.adapter.split(",")] if args.adapter else None
+        for a in adapters or ():
+            get_entry(a)
+        cases = expand(suite, adapters, repeat=args.repeat)
+    else:
+        missing = [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
+        if missing:
+            err.print(f"oocbench run: give --suite NAME, or {' '.join(missing)}")
+            return 2
+        get_entry(args.adapter)
+        datasets.get_generator(args.dataset)
+        cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
+                          profile=args.profile, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
+                          repeat=r) for r in range(args.repeat)]
+    limits = Limits(timeout_s=args.timeout,
+                    memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as progress:
+        bar = progress.add_task("starting", total=len(cases))
+
+        kept = 0
+
+        def on_done(record) -> None:
+            nonlocal kept
+            progress.advance(bar)
+            if record is None:
+                kept += 1
+            else:
+                progress.console.print(summary_line(record), highlight=False, markup=False)
+
+        records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
+                            on_start=lambda spec: progress.update(bar, description=spec.label()), on_done=on_done)
+    statuses: dict[str, int] = {}
+    for r in records:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    console.print(f"{len(records)} case(s): " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
+                  + (f" ({kept} already recorded, kept; --force reruns them)" if kept else ""))
+    console.print(f"records: {Path(args.results) / RECORDS_FILE}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oocbench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="adapters (with install status), datasets and scales").set_defaults(func=cmd_list)
+
+    g = sub.add_parser("generate", help="write a dataset at a scale (Parquet shards + manifest)")
+    g.add_argument("dataset")
+    g.add_argument("--scale", required=True, help="row count or tier (xs, s, m, l, xl, xxl)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", type=Path, default=None, help="data directory (default $OOCBENCH_DATA_DIR or ./data)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run one case, or a suite, each in a fresh process; append records")
+    r.add_argument("--suite", help="quick, default or full")
+    r.add_argument("--adapter", help="adapter name (with --suite: a comma-separated subset)")
+    r.add_argument("--dataset")
+    r.add_argument("--scale")
+    r.add_argument("--profile", default="matched", choices=("matched", "recommended"))
+    r.add_argument("--threads", default="1", choices=("1", "all"))
+    r.add_argument("--batch-size", type=int, default=10_000)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--repeat", type=int, default=1, help="fresh model each repeat")
+    r.add_argument("--timeout", type=float, default=600.0, help="seconds per case")
+    r.add_argument("--memory-limit", type=float, default=None, help="GiB of process-tree RSS (default 80%% of RAM)")
+    r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
+    r.add_argument("--force", action="store_true", help="rerun cases already recorded")
+    r.add_argument("--results", type=Path, default=None, help="results directory (default ./results)")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from oocbench.adapters.registry import UnknownAdapterError
+    from oocbench.datasets import DatasetError, UnknownDatasetError
+    from oocbench.suites import UnknownSuiteError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "results", "unset") is None:
+        args.results = config.results_dir()
+    try:
+        return args.func(args)
+    except (UnknownAdapterError, UnknownDatasetError, UnknownSuiteError, ValueError) as exc:
+        err.print(f"oocbench {args.command}: {exc}", highlight=False, markup=False)
+        return 2
+    except DatasetError as exc:
+        err.print(f"oocbench {args.command}: {exc}", highlight=False, markup=False)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Where oocbench keeps data and results, and the named scales."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Named scale tiers (rows of training data). Any positive integer is a valid scale too.
+SCALES: dict[str, int] = {
+    "xs": 10**3,
+    "s": 10**4,
+    "m": 10**5,
+    "l": 10**6,
+    "xl": 10**7,
+    "xxl": 10**8,
+}
+
+
+def data_dir() -> Path:
+    """Root of generated / converted datasets (``$OOCBENCH_DATA_DIR``, default ``./data``)."""
+    return Path(os.environ.get("OOCBENCH_DATA_DIR", "data"))
+
+
+def results_dir() -> Path:
+    """Where case records are appended (``$OOCBENCH_RESULTS_DIR``, default ``./results``)."""
+    return Path(os.environ.get("OOCBENCH_RESULTS_DIR", "results"))
+
+
+def parse_scale(text: str | int) -> int:
+    """Turn ``"m"``, ``"1e5"``, ``"100000"`` or ``100000`` into a row count.
+
+    >>> parse_scale("m"), parse_scale("1e4"), parse_scale(1000)
+    (100000, 10000, 1000)
+    """
+    if isinstance(text, int):
+        rows = text
+    elif text in SCALES:
+        rows = SCALES[text]
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(
+                f"unknown scale {text!r}: use a row count or one of {', '.join(f'{k}={v:g}' for k, v in SCALES.items())}"
+            ) from None
+        if value != int(value):
+            raise ValueError(f"scale must be a whole number of rows, got {text!r}")
+        rows = int(value)
+    if rows < 1:
+        raise ValueError(f"scale must be at least 1 row, got {text!r}")
+    return rows

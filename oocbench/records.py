@@ -1,0 +1,153 @@
+"""The result record of one case, and the append-only JSON-lines store.
+
+A record is appended with a single ``write`` of one complete line on a file opened with ``O_APPEND``, then
+fsync'd; readers skip (and report) a trailing line that is not valid JSON, so a killed writer never leaves a
+half record that reads as a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "timeout", "oom", "error", "crashed", "not-installed", "skipped")
+RECORDS_FILE = "records.jsonl"
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """The identity of a case: what is run, on what, with which settings."""
+
+    adapter: str
+    dataset: str
+    scale: int
+    profile: str = "matched"
+    seed: int = 0
+    batch_size: int = 10_000
+    threads: str = "1"
+    repeat: int = 0
+    params: tuple[tuple[str, Any], ...] = ()  # hyperparameter overrides, sorted (name, value) pairs
+
+    def key(self) -> str:
+        """A stable id of the identity, used to skip cases already done."""
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        return f"{self.adapter} {self.dataset} n={self.scale:,} {self.profile} threads={self.threads} #{self.repeat}"
+
+
+@dataclass
+class Timings:
+    """Seconds per phase, each measured apart (wall clock unless named ``cpu``)."""
+
+    import_s: float | None = None  # importing the adapter module and its library
+    prepare_s: float | None = None  # adapter.prepare: one-off conversion to the native input
+    features_s: float | None = None  # one pass of reading + feature extraction, no learning
+    fit_s: float | None = None  # adapter.fit over the stream (includes its reading)
+    fit_cpu_s: float | None = None  # CPU seconds of the whole process tree during fit
+    evaluate_s: float | None = None  # scoring the holdout, batch by batch
+    total_s: float | None = None  # child process start to finish, as seen by the parent
+
+
+@dataclass
+class Memory:
+    """Two honest memory figures, each saying what it covers."""
+
+    rss_baseline_bytes: int | None = None  # process-tree RSS just before fit
+    rss_peak_bytes: int | None = None  # process-tree RSS high-water mark during fit (sampled)
+    rss_fit_bytes: int | None = None  # peak minus baseline: what fitting added
+    rss_covers: str = ""
+    heap_peak_bytes: int | None = None  # memray heap peak of fit (native allocations), separate run
+    heap_covers: str = ""
+
+
+@dataclass
+class CaseRecord:
+    case: CaseSpec
+    status: str = "ok"
+    reason: str = ""
+    task: str = ""
+    rows: int | None = None  # training rows the adapter saw
+    rows_per_s: float | None = None  # rows / fit_s
+    timings: Timings = field(default_factory=Timings)
+    memory: Memory = field(default_factory=Memory)
+    metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics
+    optimum: dict[str, float] = field(default_factory=dict)  # the dataset's known best (synthetic data)
+    baseline: dict[str, float] = field(default_factory=dict)  # the best constant predictor
+    adapter_info: dict[str, Any] = field(default_factory=dict)  # version, api path, semantics, hyperparameters
+    provenance: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # learning curve, coefficient similarity, ...
+    started_at: str = ""
+    finished_at: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} not in {STATUSES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["case"]["params"] = dict(self.case.params)
+        out["case_key"] = self.case.key()
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CaseRecord:
+        raw = dict(raw)
+        raw.pop("case_key", None)
+        case = dict(raw.pop("case"))
+        case["params"] = tuple(sorted(case.get("params", {}).items()))
+        known = {f.name for f in fields(cls)}
+        return cls(case=CaseSpec(**case), timings=Timings(**raw.pop("timings", {})),
+                   memory=Memory(**raw.pop("memory", {})), **{k: v for k, v in raw.items() if k in known})
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+def append_record(path: Path, record: CaseRecord) -> None:
+    """Append one record as one JSON line, atomically (single write, O_APPEND, fsync)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record.to_dict(), default=_json_default, allow_nan=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        # a previous writer killed mid-line would glue our record to its fragment: start on a fresh line
+        if os.fstat(fd).st_size and not _ends_with_newline(path):
+            line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def read_records(path: Path) -> list[CaseRecord]:
+    """All complete records in ``path`` (a missing file is empty); malformed lines are skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(CaseRecord.from_dict(json.loads(line)))
+        except (ValueError, TypeError, KeyError):
+            continue  # a fragment left by a killed writer, or a record of an unknown schema
+    return records

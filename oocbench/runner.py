@@ -1,0 +1,165 @@
+"""Run cases in fresh child processes, enforce time and memory limits, and turn every fate into a record.
+
+The parent never imports a backend. It starts ``python -m oocbench.case`` with the thread environment of the
+case, polls the child's process tree, and on a timeout escalates SIGINT -> SIGTERM -> SIGKILL over the whole
+tree; past the memory cap (process-tree RSS, which also catches TensorFlow) it kills the tree and records
+``oom``. A child killed by a signal is ``crashed``; an exception is ``error`` with the traceback's tail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from oocbench import datasets
+from oocbench.adapters.registry import get_entry
+from oocbench.case import tree_rss
+from oocbench.provenance import provenance, thread_env
+from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
+
+
+@dataclass
+class Limits:
+    timeout_s: float = 600.0
+    memory_bytes: int | None = None  # default: 80% of the machine's RAM
+    grace_s: float = 5.0  # between escalation steps
+    poll_s: float = 0.05
+
+    def memory_cap(self) -> int:
+        return self.memory_bytes or int(psutil.virtual_memory().total * 0.8)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def kill_tree(proc: psutil.Process, sig: int) -> None:
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(sig)
+
+
+def _escalate(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGINT, then SIGTERM, then SIGKILL of the whole tree, ``grace_s`` apart."""
+    try:
+        ps = psutil.Process(proc.pid)
+        tree = [ps, *ps.children(recursive=True)]
+    except psutil.Error:
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        for p in tree:
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(sig)
+        try:
+            proc.wait(timeout=grace_s if sig != signal.SIGKILL else 30)
+            # the child is gone; make sure no grandchild outlives it
+            for p in tree[1:]:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float]:
+    """Run one child; returns (result dict with status/reason, wall seconds)."""
+    spec_path, out_path, log_path = workdir / "spec.json", workdir / "out.json", workdir / "child.log"
+    spec_path.write_text(json.dumps(payload))
+    env = {**os.environ, **thread_env(payload["case"]["threads"]),
+           "OOCBENCH_MEMRAY_FILE": str(workdir / "memray.bin"), "TF_CPP_MIN_LOG_LEVEL": "2",
+           # pyarrow's mimalloc pool reserves arenas that memray counts as a ~1 GB "heap peak" when reading
+           # Parquet; the system allocator makes memray and RSS agree (same setting in both runs)
+           "ARROW_DEFAULT_MEMORY_POOL": "system",
+           "PYTHONFAULTHANDLER": "1"}
+    cap = limits.memory_cap()
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "oocbench.case", str(spec_path), str(out_path)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        ps = psutil.Process(proc.pid)
+        fate: dict | None = None
+        peak = 0
+        while proc.poll() is None:
+            elapsed = time.perf_counter() - start
+            rss = tree_rss(ps)
+            peak = max(peak, rss)
+            if rss > cap:
+                kill_tree(ps, signal.SIGKILL)
+                proc.wait()
+                fate = {"status": "oom", "reason": f"process-tree RSS {rss / 2**20:.0f} MiB passed the cap "
+                                                   f"{cap / 2**20:.0f} MiB after {elapsed:.1f} s; killed"}
+                break
+            if elapsed > limits.timeout_s:
+                _escalate(proc, limits.grace_s)
+                fate = {"status": "timeout", "reason": f"no result after {limits.timeout_s:g} s; stopped "
+                                                       "(SIGINT, SIGTERM, SIGKILL of the process tree)"}
+                break
+            time.sleep(limits.poll_s)
+    wall = time.perf_counter() - start
+    if fate is not None:
+        return fate, wall
+    if out_path.exists():
+        return json.loads(out_path.read_text()), wall
+    tail = log_path.read_text(errors="replace")[-2000:]
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        return {"status": "crashed", "reason": f"killed by {name}", "traceback": tail}, wall
+    return {"status": "error", "reason": f"exited with code {proc.returncode} and no result", "traceback": tail}, wall
+
+
+def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
+             data_base: Path | None = None) -> CaseRecord:
+    """Run one case in isolation and return its record (never raises for a backend's failure)."""
+    limits = limits or Limits()
+    started = _now()
+    entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
+    record = CaseRecord(case=spec, started_at=started, provenance=provenance())
+    record.provenance["thread_env"] = thread_env(spec.threads)  # what the child process runs with
+    record.provenance["arrow_memory_pool"] = "system"
+    if entry.cls is None or not entry.installed:
+        return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
+    gen = datasets.get_generator(spec.dataset)
+    record.adapter_info = entry.cls.describe()
+    record.provenance["versions"][entry.cls.requirements[0] if entry.cls.requirements else entry.cls.library] = \
+        entry.cls.library_version()
+    if reason := entry.cls.skip(gen.task):
+        return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
+    dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
+    payload = {"case": {**record.to_dict()["case"]}, "data_root": str(dataset.root), "mode": "timed"}
+    with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
+        result, wall = run_child(payload, limits, Path(tmp))
+        if result.get("status") == "ok" and memray:
+            heap, _ = run_child({**payload, "mode": "memray"}, limits, Path(tmp))
+            if heap.get("status") == "ok":
+                result["memory"].update(heap["memory"])
+            else:
+                result.setdefault("extra", {})["memray_failed"] = heap.get("reason", "")
+    record.status = result["status"]
+    record.reason = result.get("reason", "")
+    if "traceback" in result:
+        record.extra["traceback"] = result["traceback"]
+    for name in ("task", "rows", "rows_per_s", "metrics", "optimum", "baseline"):
+        if name in result:
+            setattr(record, name, result[name])
+    record.task = record.task or gen.task
+    record.adapter_info.update(result.get("adapter_info", {}))
+    record.extra.update(result.get("extra", {}))
+    record.timings = Timings(**{**result.get("timings", {}), "total_s": wall})
+    record.memory = Memory(**result.get("memory", {}))
+    record.finished_at = _now()
+    return record

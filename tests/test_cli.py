@@ -1,0 +1,73 @@
+"""The CLI as a user runs it: real subprocesses, real child processes, real records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO, oocbench_cli
+
+
+def test_list_shows_adapters_datasets_scales(tmp_path):
+    out = oocbench_cli("list", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "sklearn.sgd" in out.stdout and "installed" in out.stdout
+    assert "synth-binary" in out.stdout and "xxl" in out.stdout
+
+
+def test_unknown_adapter_exits_2_and_lists_valid(tmp_path):
+    out = oocbench_cli("run", "--adapter", "nope", "--dataset", "synth-binary", "--scale", "1000", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "unknown adapter 'nope'" in out.stderr and "sklearn.sgd" in out.stderr
+
+
+def test_unknown_dataset_and_scale_exit_2(tmp_path):
+    out = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", "nope", "--scale", "1000", cwd=tmp_path)
+    assert out.returncode == 2 and "synth-binary" in out.stderr
+    out = oocbench_cli("generate", "synth-binary", "--scale", "lots", cwd=tmp_path)
+    assert out.returncode == 2 and "xs=" in out.stderr
+
+
+def test_run_generates_data_prints_summary_and_appends_full_record(tmp_path):
+    out = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "20000",
+                       cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert "rows/s" in text and "log loss" in text and "peak RSS" in text
+    lines = (tmp_path / "results" / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    rec = json.loads(lines[0])
+    assert rec["status"] == "ok", rec
+    for section in ("timings", "memory"):
+        empty = [k for k, v in rec[section].items() if v in (None, "")]
+        assert not empty, f"{section} fields not filled: {empty}"
+    assert rec["rows"] == 20000 and rec["rows_per_s"] > 0
+    assert set(rec["metrics"]) == {"log_loss", "accuracy", "roc_auc"}
+    assert rec["metrics"]["log_loss"] < rec["baseline"]["log_loss"]
+    prov = rec["provenance"]
+    assert prov["python"] and prov["versions"]["scikit-learn"] and prov["machine"]["ram_bytes"] > 0
+    assert prov["thread_env"]["OMP_NUM_THREADS"] == "1"
+    assert rec["adapter_info"]["hyperparameters"]["learning_rate"] == "invscaling"
+
+    # a second run of the same case is kept, not redone
+    again = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "20000",
+                         cwd=tmp_path)
+    assert again.returncode == 0 and "already recorded" in again.stdout
+    assert len((tmp_path / "results" / "records.jsonl").read_text().splitlines()) == 1
+
+
+def test_third_party_adapter_via_entry_point(tmp_path):
+    """An adapter in its own installed package appears in `oocbench list` and runs, with no change to oocbench."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(REPO / "examples" / "oocbench-example-adapter")],
+                   check=True, capture_output=True)
+    env = {"PYTHONPATH": str(site)}
+    out = oocbench_cli("list", cwd=tmp_path, env=env)
+    assert "example.perceptron" in out.stdout and "entry-point" in out.stdout, out.stdout
+    out = oocbench_cli("run", "--adapter", "example.perceptron", "--dataset", "synth-binary", "--scale", "5000",
+                       "--no-memray", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    rec = json.loads((tmp_path / "results" / "records.jsonl").read_text().splitlines()[-1])
+    assert rec["status"] == "ok" and rec["case"]["adapter"] == "example.perceptron", rec
