@@ -96,7 +96,7 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
         out["adapter_info"] = {**cls.describe(), "hyperparameters": adapter.hyperparameters}
 
         t = time.perf_counter()
-        adapter.prepare(dataset, rows)
+        adapter.prepare(stream)
         out["timings"]["prepare_s"] = time.perf_counter() - t
 
         proc = psutil.Process()

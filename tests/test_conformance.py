@@ -28,7 +28,7 @@ def _fit_and_score(cls, task, tiny, seed=0):
     stream = BatchStream(ds, ds.rows, batch_size=500)
     adapter = cls(task, ds.n_features, seed=seed)
     try:
-        adapter.prepare(ds, ds.rows)
+        adapter.prepare(stream)
         adapter.fit(stream)
         X, y = next(iter(stream.holdout()))
         X, y = X[:3000], y[:3000]

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from oocbench.datasets.shards import ShardedDataset
     from oocbench.features import BatchStream
 
 TASKS = ("binary", "regression")
@@ -124,8 +123,12 @@ class Adapter(ABC):
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Build the model from ``self.hyperparameters`` (called by ``__init__``)."""
 
-    def prepare(self, dataset: ShardedDataset, rows: int) -> None:  # noqa: B027 - optional hook
-        """One-off conversion of the first ``rows`` rows to the backend's native input. Timed apart from fit."""
+    def prepare(self, stream: BatchStream) -> None:  # noqa: B027 - optional hook
+        """One-off conversion of the stream (the shared features) to the backend's native input.
+
+        Timed apart from fit. ``stream.dataset`` and ``stream.rows`` reach the shards; iterate ``stream`` for
+        the same feature batches every other adapter sees.
+        """
 
     def fit(self, stream: BatchStream) -> None:
         """Learn from the stream. Default: one :meth:`partial_fit` call per batch, in stream order."""
