@@ -12,11 +12,11 @@ from pathlib import Path
 
 from oocbench import config
 from oocbench.datasets.shards import DatasetError, DatasetWriter, Manifest, ShardedDataset
-from oocbench.datasets.synthetic import BLOCK_ROWS, HOLDOUT, TRAIN, SynthBinary
+from oocbench.datasets.synthetic import BLOCK_ROWS, HOLDOUT, TRAIN, SynthBinary, SynthRegression
 
 __all__ = ["DatasetError", "UnknownDatasetError", "Manifest", "ShardedDataset", "dataset_names", "get_generator", "load", "generate"]
 
-GENERATORS = {g.name: g for g in (SynthBinary(),)}
+GENERATORS = {g.name: g for g in (SynthBinary(), SynthRegression())}
 
 
 class UnknownDatasetError(KeyError):
@@ -48,7 +48,10 @@ def generate(name: str, rows: int, seed: int = 0, base: Path | None = None, rows
     with DatasetWriter(root, gen.features, rows_per_shard=rows_per_shard) as writer:
         for k in range(math.ceil(rows / BLOCK_ROWS)):
             n = min(BLOCK_ROWS, rows - k * BLOCK_ROWS)
-            writer.write(*gen.block(seed, TRAIN, k, n, truth))
+            # always draw the whole block and cut it: the random stream inside a block is consumed column
+            # group by column group, so drawing fewer rows would change the labels of the rows we keep
+            X, y = gen.block(seed, TRAIN, k, BLOCK_ROWS, truth)
+            writer.write(X[:n], y[:n])
             if progress is not None:
                 progress(n)
         hold = _holdout(gen, seed, truth)
