@@ -47,11 +47,52 @@ def group_repeats(records: Iterable[CaseRecord]) -> dict[tuple, list[CaseRecord]
 
 
 def summarize(values: Iterable[float | None]) -> dict[str, Any]:
-    """Median, min, max and count of the non-missing values."""
+    """Median, min, max, count and relative spread ((max - min) / |median|) of the non-missing values.
+
+    >>> summarize([3.0, 1.0, 2.0, None])
+    {'median': 2.0, 'min': 1.0, 'max': 3.0, 'n': 3, 'spread': 1.0}
+    """
     vals = sorted(v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
     if not vals:
-        return {"median": None, "min": None, "max": None, "n": 0}
-    return {"median": median(vals), "min": vals[0], "max": vals[-1], "n": len(vals)}
+        return {"median": None, "min": None, "max": None, "n": 0, "spread": None}
+    mid = median(vals)
+    return {"median": mid, "min": vals[0], "max": vals[-1], "n": len(vals),
+            "spread": (vals[-1] - vals[0]) / abs(mid) if mid else None}
+
+
+def loss_of(record: CaseRecord) -> tuple[str, float | None]:
+    """The task's headline loss on the holdout: ``("log_loss", v)`` (binary) or ``("rmse", v)`` (regression)."""
+    name = "log_loss" if "log_loss" in record.metrics or record.task == "binary" else "rmse"
+    return name, record.metrics.get(name)
+
+
+def summary_cells(records: Iterable[CaseRecord]) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
+    """Per (adapter, dataset) and scale: statuses and, over the ok repeats, median/spread of the figures.
+
+    Each cell has ``status`` (``"ok"`` or e.g. ``"2 ok, 1 timeout"``), ``n``, and ``summarize`` dicts under
+    ``rows_per_s``, ``rss_fit_bytes``, ``memory`` (:func:`fit_memory`) and ``loss`` (with ``loss_name``);
+    non-ok cells carry the first ``reason``. Profiles / thread modes / seeds are pooled only if a caller mixes
+    them: group first with :func:`group_repeats` for anything finer.
+    """
+    cells: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    groups: dict[tuple[str, str, int], list[CaseRecord]] = defaultdict(list)
+    for r in records:
+        groups[(r.case.adapter, r.case.dataset, r.case.scale)].append(r)
+    for (adapter, dataset, scale), recs in groups.items():
+        counts: dict[str, int] = defaultdict(int)
+        for r in recs:
+            counts[r.status] += 1
+        ok = [r for r in recs if r.status == "ok"]
+        cell: dict[str, Any] = {
+            "status": "ok" if set(counts) == {"ok"} else ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+            "n": len(recs), "rows_per_s": summarize(r.rows_per_s for r in ok),
+            "rss_fit_bytes": summarize(r.memory.rss_fit_bytes for r in ok),
+            "memory": summarize(fit_memory(r) for r in ok), "loss": summarize(loss_of(r)[1] for r in ok),
+            "loss_name": loss_of(recs[0])[0]}
+        if bad := [r for r in recs if r.status != "ok"]:
+            cell["reason"] = bad[0].reason
+        cells[(adapter, dataset)][scale] = cell
+    return dict(cells)
 
 
 def scaling_by_adapter(records: Iterable[CaseRecord], memory: Callable[[CaseRecord], float | None] = fit_memory

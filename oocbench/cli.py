@@ -94,14 +94,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from oocbench.adapters.registry import get_entry
     from oocbench.records import RECORDS_FILE, CaseSpec
     from oocbench.runner import Limits
-    from oocbench.suites import expand, get_suite, run_cases
+    from oocbench.suites import available_datasets, expand, get_suite, run_cases
 
     if args.suite:
         suite = get_suite(args.suite)
         adapters = [a.strip() for a in args.adapter.split(",")] if args.adapter else None
         for a in adapters or ():
             get_entry(a)
-        cases = expand(suite, adapters, repeat=args.repeat)
+        # --dataset / --scale narrow a suite (comma-separated), e.g. for a quick look or a test
+        names = [d.strip() for d in args.dataset.split(",")] if args.dataset else None
+        for d in names or ():
+            datasets.get_generator(d)
+        scales = [config.parse_scale(x.strip()) for x in args.scale.split(",")] if args.scale else None
+        if not names and (absent := available_datasets(suite)[1]):
+            err.print(f"suite {suite.name}: dataset(s) {', '.join(absent)} not available here, left out")
+        cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales)
     else:
         missing = [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
         if missing:
@@ -112,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
                           profile=args.profile, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
                           repeat=r) for r in range(args.repeat)]
-    limits = Limits(timeout_s=args.timeout,
+    limits = Limits(timeout_s=args.timeout, grace_s=args.grace,
                     memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as progress:
@@ -128,15 +135,56 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 progress.console.print(summary_line(record), highlight=False, markup=False)
 
+        failed: list = []  # harness failures: not results, never recorded, exit code 1
         records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
-                            on_start=lambda spec: progress.update(bar, description=spec.label()), on_done=on_done)
+                            on_start=lambda spec: progress.update(bar, description=spec.label()), on_done=on_done,
+                            errors=failed)
+    if len(records) > 1:
+        console.print(summary_table(records))
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     console.print(f"{len(records)} case(s): " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
                   + (f" ({kept} already recorded, kept; --force reruns them)" if kept else ""))
     console.print(f"records: {Path(args.results) / RECORDS_FILE}")
-    return 0
+    for spec, why in failed:
+        err.print(f"HARNESS FAILURE (not recorded; rerun retries it): {spec.label()}: {why}",
+                  highlight=False, markup=False)
+    # 0: every case ran and has a record (a backend's timeout / oom / crash is a result); 1: the harness failed
+    return 1 if failed else 0
+
+
+def summary_table(records) -> Table:
+    """Adapter x scale: median rows/s (and spread over repeats), RSS growth during fit, holdout loss, status."""
+    from oocbench.analysis import summary_cells
+
+    cells = summary_cells(records)
+    scales = sorted({s for per in cells.values() for s in per})
+    table = Table(title="summary (median over repeats; +-: (max-min)/median)")
+    table.add_column("adapter")
+    table.add_column("dataset")
+    for n in scales:
+        table.add_column(f"n={n:,}")
+    for (adapter, dataset), per in sorted(cells.items()):
+        row = []
+        for n in scales:
+            c = per.get(n)
+            if c is None:
+                row.append("")
+                continue
+            lines = []
+            if c["rows_per_s"]["n"]:
+                rate = _fmt_rate(c["rows_per_s"]["median"])
+                if c["rows_per_s"]["n"] > 1 and c["rows_per_s"]["spread"] is not None:
+                    rate += f" +-{c['rows_per_s']['spread']:.0%}"
+                loss = c["loss"]["median"]
+                lines += [rate, f"RSS +{_fmt_bytes(c['rss_fit_bytes']['median'])}",
+                          f"{c['loss_name'].replace('_', ' ')} {loss:.4f}" if loss is not None else "-"]
+            if c["status"] != "ok":
+                lines.append(f"[red]{c['status']}[/]")
+            row.append("\n".join(lines))
+        table.add_row(adapter, dataset, *row)
+    return table
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,16 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run one case, or a suite, each in a fresh process; append records")
-    r.add_argument("--suite", help="quick, default or full")
+    r.add_argument("--suite", help="smoke, quick, default or full (see oocbench/suites.py)")
     r.add_argument("--adapter", help="adapter name (with --suite: a comma-separated subset)")
-    r.add_argument("--dataset")
-    r.add_argument("--scale")
+    r.add_argument("--dataset", help="dataset name (with --suite: a comma-separated subset)")
+    r.add_argument("--scale", help="rows or tier (with --suite: comma-separated, replacing the suite's scales)")
     r.add_argument("--profile", default="matched", choices=("matched", "recommended"))
     r.add_argument("--threads", default="1", choices=("1", "all"))
     r.add_argument("--batch-size", type=int, default=10_000)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--repeat", type=int, default=1, help="fresh model each repeat")
     r.add_argument("--timeout", type=float, default=600.0, help="seconds per case")
+    r.add_argument("--grace", type=float, default=5.0, help="seconds between SIGINT, SIGTERM and SIGKILL on timeout")
     r.add_argument("--memory-limit", type=float, default=None, help="GiB of process-tree RSS (default 80%% of RAM)")
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")

@@ -52,6 +52,10 @@ class Timings:
     fit_cpu_s: float | None = None  # CPU seconds of the whole process tree during fit
     evaluate_s: float | None = None  # scoring the holdout, batch by batch
     total_s: float | None = None  # child process start to finish, as seen by the parent
+    child_start_s: float | None = None  # interpreter start + oocbench imports before the case began (harness cost)
+    curve_s: float | None = None  # learning-curve scoring inside the fit loop, already subtracted from fit_s
+    memray_fit_s: float | None = None  # fit under memray (separate run; never used for throughput)
+    memray_total_s: float | None = None  # the memray child process start to finish, as seen by the parent
 
 
 @dataclass
@@ -64,6 +68,10 @@ class Memory:
     rss_covers: str = ""
     heap_peak_bytes: int | None = None  # memray heap peak of fit (native allocations), separate run
     heap_covers: str = ""
+    rss_peak_sampled_bytes: int | None = None  # tree RSS high-water mark from 10 ms sampling alone
+    rss_peak_kernel_bytes: int | None = None  # kernel VmHWM of the case process (reset before fit), exact
+    rss_kernel_covers: str = ""
+    rss_samples: int | None = None  # how many samples the 10 ms sampler took during fit
 
 
 @dataclass

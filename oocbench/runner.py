@@ -45,46 +45,67 @@ def _now() -> str:
 
 
 def kill_tree(proc: psutil.Process, sig: int) -> None:
+    """Send ``sig`` to ``proc``, its descendants, and its process group (orphans that left the tree)."""
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return
+        procs = [proc]
     for p in procs:
         with contextlib.suppress(psutil.Error):
             p.send_signal(sig)
+    _kill_group(proc.pid, sig)
 
 
-def _escalate(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGINT, then SIGTERM, then SIGKILL of the whole tree, ``grace_s`` apart."""
-    try:
-        ps = psutil.Process(proc.pid)
-        tree = [ps, *ps.children(recursive=True)]
-    except psutil.Error:
-        return
+def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    # the case runs in its own session (start_new_session), so its group id is its pid: this reaches helpers
+    # whose parent already exited (re-parented away from the tree) but not processes that made their own session
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, sig)
+
+
+def _escalate(proc: subprocess.Popen, grace_s: float) -> str:
+    """SIGINT, then SIGTERM, then SIGKILL of the whole tree, ``grace_s`` apart; returns the signal that ended it.
+
+    The tree is re-read at every step (a hung case may still be spawning) and remembered, so grandchildren
+    are killed even after the child itself exited; the process group is killed last for the same reason.
+    """
+    seen: dict[int, psutil.Process] = {}
+    ended_by = "SIGKILL"
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        for p in tree:
+        with contextlib.suppress(psutil.Error):
+            ps = psutil.Process(proc.pid)
+            for p in [ps, *ps.children(recursive=True)]:
+                seen.setdefault(p.pid, p)
+        for p in seen.values():
             with contextlib.suppress(psutil.Error):
                 p.send_signal(sig)
+        if sig == signal.SIGKILL:
+            _kill_group(proc.pid)
         try:
             proc.wait(timeout=grace_s if sig != signal.SIGKILL else 30)
-            # the child is gone; make sure no grandchild outlives it
-            for p in tree[1:]:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
-            return
+            ended_by = signal.Signals(sig).name
+            break
         except subprocess.TimeoutExpired:
             continue
+    for p in seen.values():  # no helper outlives the case
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    _kill_group(proc.pid)
+    return ended_by
 
 
 def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float]:
     """Run one child; returns (result dict with status/reason, wall seconds)."""
     spec_path, out_path, log_path = workdir / "spec.json", workdir / "out.json", workdir / "child.log"
+    out_path.unlink(missing_ok=True)
     spec_path.write_text(json.dumps(payload))
     env = {**os.environ, **thread_env(payload["case"]["threads"]),
            "OOCBENCH_MEMRAY_FILE": str(workdir / "memray.bin"), "TF_CPP_MIN_LOG_LEVEL": "2",
            # pyarrow's mimalloc pool reserves arenas that memray counts as a ~1 GB "heap peak" when reading
            # Parquet; the system allocator makes memray and RSS agree (same setting in both runs)
            "ARROW_DEFAULT_MEMORY_POOL": "system",
+           # the child kills itself and its group when this process is gone (a runner killed with -9)
+           "OOCBENCH_PARENT_PID": str(os.getpid()),
            "PYTHONFAULTHANDLER": "1"}
     cap = limits.memory_cap()
     start = time.perf_counter()
@@ -93,32 +114,40 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         ps = psutil.Process(proc.pid)
         fate: dict | None = None
-        peak = 0
         while proc.poll() is None:
             elapsed = time.perf_counter() - start
             rss = tree_rss(ps)
-            peak = max(peak, rss)
             if rss > cap:
+                # RSS, not RLIMIT_AS: TensorFlow and JIT runtimes reserve far more address space than they use
                 kill_tree(ps, signal.SIGKILL)
                 proc.wait()
                 fate = {"status": "oom", "reason": f"process-tree RSS {rss / 2**20:.0f} MiB passed the cap "
-                                                   f"{cap / 2**20:.0f} MiB after {elapsed:.1f} s; killed"}
+                                                   f"{cap / 2**20:.0f} MiB after {elapsed:.1f} s; killed (SIGKILL)"}
                 break
             if elapsed > limits.timeout_s:
-                _escalate(proc, limits.grace_s)
-                fate = {"status": "timeout", "reason": f"no result after {limits.timeout_s:g} s; stopped "
-                                                       "(SIGINT, SIGTERM, SIGKILL of the process tree)"}
+                ended_by = _escalate(proc, limits.grace_s)
+                steps = {"SIGINT": "SIGINT", "SIGTERM": "SIGTERM (SIGINT ignored)",
+                         "SIGKILL": "SIGKILL (SIGINT and SIGTERM ignored)"}[ended_by]
+                fate = {"status": "timeout", "reason": f"no result after {limits.timeout_s:g} s; stopped by {steps}, "
+                                                       f"{limits.grace_s:g} s apart, whole process tree",
+                        "extra": {"stopped_by": ended_by}}
                 break
             time.sleep(limits.poll_s)
     wall = time.perf_counter() - start
+    _kill_group(proc.pid)  # helpers a finished case left behind (its group outlives it only through them)
     if fate is not None:
+        if out_path.exists():  # a case that caught SIGINT says where it was: keep that traceback
+            with contextlib.suppress(ValueError):
+                if tb := json.loads(out_path.read_text()).get("traceback"):
+                    fate["traceback"] = tb
         return fate, wall
     if out_path.exists():
         return json.loads(out_path.read_text()), wall
     tail = log_path.read_text(errors="replace")[-2000:]
     if proc.returncode < 0:
         name = signal.Signals(-proc.returncode).name
-        return {"status": "crashed", "reason": f"killed by {name}", "traceback": tail}, wall
+        return {"status": "crashed", "reason": f"killed by {name}", "traceback": tail,
+                "extra": {"signal": name}}, wall
     return {"status": "error", "reason": f"exited with code {proc.returncode} and no result", "traceback": tail}, wall
 
 
@@ -144,9 +173,11 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
         result, wall = run_child(payload, limits, Path(tmp))
         if result.get("status") == "ok" and memray:
-            heap, _ = run_child({**payload, "mode": "memray"}, limits, Path(tmp))
+            heap, heap_wall = run_child({**payload, "mode": "memray"}, limits, Path(tmp))
+            result["timings"]["memray_total_s"] = heap_wall
             if heap.get("status") == "ok":
                 result["memory"].update(heap["memory"])
+                result["timings"]["memray_fit_s"] = heap["timings"].get("memray_fit_s")
             else:
                 result.setdefault("extra", {})["memray_failed"] = heap.get("reason", "")
     record.status = result["status"]

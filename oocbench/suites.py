@@ -27,13 +27,18 @@ class Suite:
     adapters: tuple[str, ...] = field(default=())  # empty: every registered adapter
 
 
+#: Every suite, in one place. Adapters are "every installed one" unless a suite names them; a dataset that is
+#: not known to this version of oocbench is left out (and said so) rather than failing the suite.
 SUITES: dict[str, Suite] = {s.name: s for s in (
-    Suite("quick", ("synth-binary",), (10_000, 100_000),
-          description="every installed adapter, 10^4 and 10^5 rows: a few minutes on 2 cores"),
-    Suite("default", ("synth-binary",), (10_000, 100_000, 1_000_000),
+    Suite("smoke", ("synth-binary",), (2_000,),
+          description="every installed adapter on 2,000 rows: does each one run at all (seconds per case)"),
+    Suite("quick", ("synth-binary", "synth-regression"), (10_000, 100_000),
+          description="every installed adapter x both synthetic tasks x 10^4 and 10^5 rows: minutes on 2 cores"),
+    Suite("default", ("synth-binary", "synth-regression"), (10_000, 100_000, 1_000_000),
           description="adds 10^6 rows"),
-    Suite("full", ("synth-binary",), (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"),
-          threads=("1", "all"), description="up to 10^7 rows, both profiles and thread modes"),
+    Suite("full", ("synth-binary", "synth-regression"), (10_000, 100_000, 1_000_000, 10_000_000),
+          profiles=("matched", "recommended"), threads=("1", "all"),
+          description="up to 10^7 rows, both profiles and thread modes"),
 )}
 
 
@@ -49,10 +54,24 @@ def get_suite(name: str) -> Suite:
         raise UnknownSuiteError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}") from None
 
 
-def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1) -> list[CaseSpec]:
+def available_datasets(suite: Suite) -> tuple[list[str], list[str]]:
+    """The suite's datasets this installation knows, and those it does not (left out of the run)."""
+    from oocbench.datasets import dataset_names
+
+    known = set(dataset_names())
+    return [d for d in suite.datasets if d in known], [d for d in suite.datasets if d not in known]
+
+
+def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
+           datasets: Iterable[str] | None = None, scales: Iterable[int] | None = None) -> list[CaseSpec]:
+    """The suite's cases, dataset-major then scale, adapter, profile, threads, repeat.
+
+    ``adapters``, ``datasets`` and ``scales`` narrow (or, for adapters, choose) what the suite covers.
+    """
     names = list(adapters or suite.adapters or discover())
+    data = list(datasets or available_datasets(suite)[0])
     return [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, batch_size=suite.batch_size, repeat=r)
-            for d in suite.datasets for n in suite.scales for a in names for p in suite.profiles
+            for d in data for n in (scales or suite.scales) for a in names for p in suite.profiles
             for t in suite.threads for r in range(repeat)]
 
 
@@ -68,8 +87,17 @@ def _versions_match(record: CaseRecord) -> bool:
 
 def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None, memray: bool = True,
               force: bool = False, on_start: Callable[[CaseSpec], None] | None = None,
-              on_done: Callable[[CaseRecord | None], None] | None = None) -> list[CaseRecord]:
-    """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes."""
+              on_done: Callable[[CaseRecord | None], None] | None = None,
+              errors: list[tuple[CaseSpec, str]] | None = None) -> list[CaseRecord]:
+    """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
+
+    A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
+    itself (``run_case`` raising: the runner, dataset generation, an adapter's metadata in this process) is
+    not a result of the backend and is never recorded, so a rerun tries the case again: with ``errors`` given,
+    ``(spec, "Type: message")`` is appended there and the suite goes on; without it, the exception propagates.
+    Records are only appended whole (see :func:`oocbench.records.append_record`), so a runner killed at any
+    point leaves complete records, and the next run skips exactly those.
+    """
     path = Path(results) / RECORDS_FILE
     done = {r.case.key(): r for r in read_records(path) if _versions_match(r)} if not force else {}
     out = []
@@ -81,7 +109,13 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             continue
         if on_start:
             on_start(spec)
-        record = run_case(spec, limits, memray=memray)
+        try:
+            record = run_case(spec, limits, memray=memray)
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append((spec, f"{type(exc).__name__}: {exc}"))
+            continue
         append_record(path, record)
         out.append(record)
         if on_done:
