@@ -18,6 +18,12 @@ ENTRY_POINT_GROUP = "oocbench.adapters"
 #: Built-in adapters, ``name -> "module:Class"``; modules are imported only when listed or used.
 BUILTIN: dict[str, str] = {
     "sklearn.sgd": "oocbench.adapters.sklearn:SGD",
+    "sklearn.passive-aggressive": "oocbench.adapters.sklearn:PassiveAggressive",
+    "sklearn.batch": "oocbench.adapters.sklearn:Batch",
+    "vw.linear": "oocbench.adapters.vw:VWLinear",
+    "river.linear": "oocbench.adapters.river:Linear",
+    "river.linear-many": "oocbench.adapters.river:LinearMany",
+    "river.hoeffding-tree": "oocbench.adapters.river:HoeffdingTree",
 }
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from oocbench.adapters.base import Adapter
+
+if TYPE_CHECKING:
+    from oocbench.features import BatchStream
 
 
 class SGD(Adapter):
@@ -48,3 +53,151 @@ class SGD(Adapter):
 
     def explain(self) -> np.ndarray | None:
         return np.asarray(self.model.coef_, dtype=np.float64).ravel()
+
+
+class PassiveAggressive(Adapter):
+    """Passive-Aggressive (PA-I), one ``partial_fit`` per batch, through SGD's ``learning_rate='pa1'``.
+
+    ``PassiveAggressiveClassifier/Regressor`` are deprecated since scikit-learn 1.8 (removed in 1.10); the
+    deprecation message names this SGD configuration as the replacement. PA minimises the hinge /
+    epsilon-insensitive loss and has no probabilities: P(y=1) comes from a Platt sigmoid fitted on the margins
+    the model gave the *last training batch before learning it* (prequential, never the holdout; in-sample
+    when the stream is a single batch).
+    """
+
+    name = "sklearn.passive-aggressive"
+    library = "sklearn"
+    requirements = ("scikit-learn",)
+    params = {"learning_rate": "pa1", "eta0": 1.0, "penalty": None, "epsilon": 0.1}  # eta0 is PA's C
+    # PA is not the L2 logistic model, so nothing to match beyond passes and batches: both are the defaults
+    profiles = {"matched": {}, "recommended": {}}
+    update_semantics = "per row: PA-I step per example inside each partial_fit batch; Platt-scaled margins"
+    api_path = "SGDClassifier(loss='hinge')/SGDRegressor(loss='epsilon_insensitive', learning_rate='pa1').partial_fit"
+
+    def setup(self) -> None:
+        from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+        hp = dict(self.hyperparameters)
+        if self.task == "binary":
+            hp.pop("epsilon", None)  # only the epsilon-insensitive (regression) loss uses it
+            self.model = SGDClassifier(loss="hinge", random_state=self.seed, **hp)
+        else:
+            self.model = SGDRegressor(loss="epsilon_insensitive", random_state=self.seed, **hp)
+        self.hyperparameters = {**hp, "loss": self.model.loss}
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._platt: tuple[float, float] | None = None
+
+    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        if self.task == "regression":
+            self.model.partial_fit(X, y)
+            return
+        if hasattr(self.model, "coef_"):  # keep the pre-update model: its margins on X are out-of-sample
+            self._last = (X, y, self.model.coef_.ravel().copy(), self.model.intercept_.copy())
+        else:  # first batch: no earlier model; if it stays the only one, calibrate in-sample on it
+            self._last = (X, y, np.array([]), np.array([]))
+        self._platt = None
+        self.model.partial_fit(X, y, classes=np.array([0.0, 1.0]))
+
+    def _calibration(self) -> tuple[float, float]:
+        from sklearn.linear_model import LogisticRegression
+
+        if self._platt is None:
+            if self._last is None:
+                raise RuntimeError("sklearn.passive-aggressive: predict_proba before any batch was learnt")
+            X, y, coef, intercept = self._last
+            if not coef.size:
+                coef, intercept = self.model.coef_.ravel(), self.model.intercept_
+            margins = (X @ coef + intercept).reshape(-1, 1)
+            platt = LogisticRegression(C=1e6).fit(margins, y)
+            self._platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        return self._platt
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        from scipy.special import expit
+
+        a, b = self._calibration()
+        return expit(a * self.model.decision_function(X) + b)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict(X)
+
+    def explain(self) -> np.ndarray | None:
+        return np.asarray(self.model.coef_, dtype=np.float64).ravel()
+
+
+class Batch(Adapter):
+    """The in-memory reference: LogisticRegression (lbfgs) / Ridge on every training row at once.
+
+    ``fit`` collects the whole stream into one preallocated array and fits once; out of memory at large scale
+    is the expected, recorded result. ``partial_fit`` appends a batch and refits lazily on everything so far.
+    """
+
+    name = "sklearn.batch"
+    library = "sklearn"
+    requirements = ("scikit-learn",)
+    params = {"max_iter": 100, "tol": 1e-4}
+    # matched: the objective SGD approximates, mean loss + alpha/2 |w|^2 over n rows. LogisticRegression
+    # minimises C * sum(loss) + 1/2 |w|^2, so C = 1 / (alpha n); Ridge minimises |y - Xw|^2 + a |w|^2, so
+    # a = alpha n. Both are computed from n at fit time and written into the published hyperparameters.
+    profiles = {
+        "matched": {"alpha": 1e-4},
+        "recommended": {},  # scikit-learn's defaults: C=1.0 (LogisticRegression), alpha=1.0 (Ridge)
+    }
+    update_semantics = "full batch: exact optimum of the regularised objective on all rows held in memory"
+    api_path = "LogisticRegression(solver='lbfgs')/Ridge.fit(X, y) on the whole stream collected in RAM"
+
+    def setup(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self._dirty = False
+        self.rows_in_memory = 0
+        self.model: Any = None
+
+    def fit(self, stream: BatchStream) -> None:
+        X = np.empty((stream.rows, stream.n_features), dtype=np.float32)  # one copy of the data, no concat
+        y = np.empty(stream.rows, dtype=np.float32)
+        i = 0
+        for Xb, yb in stream:
+            X[i:i + len(yb)], y[i:i + len(yb)] = Xb, yb
+            i += len(yb)
+        self._parts = [(X[:i], y[:i])]
+        self._refit()
+
+    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        self._parts.append((np.array(X, dtype=np.float32), np.array(y, dtype=np.float32)))
+        self._dirty = True
+
+    def _refit(self) -> None:
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if len(self._parts) > 1:
+            self._parts = [(np.concatenate([p[0] for p in self._parts]), np.concatenate([p[1] for p in self._parts]))]
+        X, y = self._parts[0]
+        n, hp = len(y), self.hyperparameters
+        self.rows_in_memory = n
+        if self.task == "binary":
+            C = 1.0 / (hp["alpha"] * n) if "alpha" in hp else hp.get("C", 1.0)
+            hp.update(model="LogisticRegression", solver="lbfgs", C=C)  # in place: the record holds this dict
+            self.model = LogisticRegression(solver="lbfgs", C=C, max_iter=hp["max_iter"], tol=hp["tol"])
+        else:
+            a = hp["alpha"] * n if "alpha" in hp else hp.get("ridge_alpha", 1.0)
+            hp.update(model="Ridge", ridge_alpha=a)
+            self.model = Ridge(alpha=a, tol=hp["tol"])
+        self.model.fit(X, y)
+        self._dirty = False
+
+    def _fitted(self) -> Any:
+        if self._dirty or self.model is None:
+            self._refit()
+        return self.model
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self._fitted().predict_proba(X)[:, 1]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self._fitted().predict(X)
+
+    def explain(self) -> np.ndarray | None:
+        return np.asarray(self._fitted().coef_, dtype=np.float64).ravel()
+
+    def release(self) -> None:
+        self._parts, self.model = [], None
