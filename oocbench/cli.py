@@ -1,4 +1,4 @@
-"""The ``oocbench`` command line: list, datasets, generate, run.
+"""The ``oocbench`` command line: list, datasets, generate, run, report.
 
 Unknown adapter, dataset or suite names exit with code 2 and list the valid ones.
 """
@@ -6,6 +6,7 @@ Unknown adapter, dataset or suite names exit with code 2 and list the valid ones
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -119,6 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
                           profile=args.profile, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
                           repeat=r) for r in range(args.repeat)]
+    if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
+        os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
     limits = Limits(timeout_s=args.timeout, grace_s=args.grace,
                     memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -187,6 +190,26 @@ def summary_table(records) -> Table:
     return table
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the static comparison report and print the path of its index.html (alone, on stdout)."""
+    from oocbench.reports import build_report, load_records
+
+    try:
+        records = load_records(args.results)
+    except FileNotFoundError as exc:
+        err.print(f"oocbench report: {exc}", highlight=False, markup=False)
+        return 1
+    if not records:
+        err.print(f"oocbench report: no records in {args.results}", highlight=False, markup=False)
+        return 1
+    results = Path(args.results)
+    out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
+    index = build_report(records, out, source=str(args.results))
+    err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
+    print(index.resolve())  # plain print: a rich console would wrap a long path
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="oocbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -216,7 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")
     r.add_argument("--results", type=Path, default=None, help="results directory (default ./results)")
+    r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run dask adapters on this existing dask.distributed scheduler (sets $OOCBENCH_DASK_SCHEDULER; "
+                        "its workers must see the same data directory)")
     r.set_defaults(func=cmd_run)
+
+    rp = sub.add_parser("report", help="write the static HTML comparison report (plots, tables, raw CSV/JSON)")
+    rp.add_argument("--results", type=Path, default=None,
+                    help="records.jsonl, a directory holding one (or a tree of them), or a report's results.json "
+                         "(default ./results)")
+    rp.add_argument("--out", type=Path, default=None, help="report directory (default RESULTS/report)")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,0 +1,142 @@
+"""Assemble the report directory: ``index.html``, ``plots/*.png``, ``results.csv`` and ``results.json``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from oocbench.records import CaseRecord
+from oocbench.reports import html as H
+from oocbench.reports import plots as P
+from oocbench.reports.fmt import fmt_num
+from oocbench.reports.load import latest_per_case
+from oocbench.reports.model import PRIMARY_METRIC, case_groups, flatten, sections
+from oocbench.reports.verdict import verdicts
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN / inf become ``null`` so results.json is strict JSON any tool can read."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_raw(out: Path, current: list[CaseRecord], superseded: list[CaseRecord]) -> None:
+    """Every record read, as ``results.json`` (a list of records) and ``results.csv`` (one flat row each)."""
+    everything = [(r, False) for r in current] + [(r, True) for r in superseded]
+    (out / "results.json").write_text(json.dumps([_json_safe(r.to_dict()) for r, _ in everything], indent=1,
+                                                 default=str, allow_nan=False) + "\n")
+    rows = [flatten(r, superseded=s) for r, s in everything]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _section_title(dataset: str, profile: str, threads: str) -> str:
+    return f"{dataset}, {profile} profile, threads={threads}"
+
+
+def _dataset_line(records: list[CaseRecord], task: str) -> str:
+    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    opt = sorted({r.optimum[key] for r in records if key in r.optimum})
+    base = sorted({r.baseline[key] for r in records if key in r.baseline})
+    parts = [f"task: {task or 'unknown'}"]
+    if opt:
+        parts.append(f"known optimum {label}: {', '.join(fmt_num(v) for v in opt)}")
+    if base:
+        parts.append(f"constant predictor {label}: {', '.join(fmt_num(v) for v in base)}")
+    return "; ".join(parts)
+
+
+def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -> Path:
+    """Write the report for ``records`` into ``out`` and return the path of its ``index.html``.
+
+    Parameters
+    ----------
+    records : list of CaseRecord
+        Everything to report, failures included; a case recorded twice (``--force``) is plotted from its
+        latest record and both are published in the raw files.
+    out : str or Path
+        The report directory (created; its ``plots/*.png`` are replaced).
+    source : str
+        Where the records came from, shown in the header.
+    """
+    out = Path(out)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    for old in (out / "plots").glob("*.png"):
+        old.unlink()  # a previous report's figures must not linger next to this one
+    current, superseded = latest_per_case(records)
+    groups = case_groups(current)
+    by_section = sections(groups)
+    adapters = sorted({r.case.adapter for r in current})
+    styles = P.adapter_styles(adapters)
+
+    verdict_html, section_html, nav = [], [], []
+    for i, ((dataset, profile, threads), sgroups) in enumerate(by_section.items(), start=1):
+        title = _section_title(dataset, profile, threads)
+        recs = [r for g in sgroups for r in g.records]
+        task = next((g.task for g in sgroups if g.task), "")
+        anchor = f"s{i}"
+        nav.append(f'<a href="#{anchor}">{H.esc(title)}</a>')
+        verdict_html.append(f"<h3>{H.esc(title)}</h3>" + H.verdict_table(verdicts(sgroups), task))
+        stem = f"s{i:02d}"
+        figs = [P.throughput_plot(sgroups, styles, out, stem, title),
+                P.memory_plot(sgroups, recs, styles, out, stem, title),
+                P.accuracy_plot(sgroups, recs, styles, out, stem, title, task)]
+        body = [f'<h2 id="{anchor}">{H.esc(title)}</h2>',
+                f"<p class=muted>{H.esc(_dataset_line(recs, task))}</p>"]
+        body += [H.figure(f) for f in figs]
+        curve = P.learning_curve_plot(sgroups, styles, out, stem, title, task)
+        if curve is not None:
+            body.append(H.figure(curve))
+        missing = sorted({f"{r.case.adapter}: {r.extra['learning_curve_missing']}" for r in recs
+                          if r.status == "ok" and r.extra.get("learning_curve_missing")})
+        if curve is None:
+            body.append(H.not_recorded("Prequential learning curves",
+                                       " ".join(missing) or "no record here has extra['learning_curve']."))
+        elif missing:
+            body.append(f"<p class='small muted'>No curve for {H.esc(' '.join(missing))}</p>")
+        body.append(H.figure(P.pareto_plot(sgroups, styles, out, stem, title, task)))
+        body.append("<h3>Every case</h3>" + H.cases_table(sgroups, task))
+        section_html.append("".join(body))
+
+    counts = Counter(r.status for r in current)
+    failures = [r for r in current if r.status != "ok"]
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    header = (
+        "<header><h1>oocbench comparison report</h1>"
+        "<p>Which library should I use at my scale, and what will it cost? Throughput, peak memory and accuracy of "
+        "each library's streaming API on the same data, as the data grows.</p>"
+        f"<p class=muted>Generated {H.esc(generated)} from {H.esc(source or 'records')}: {len(current)} case "
+        f"record(s) ({H.esc(', '.join(f'{v} {k}' for k, v in sorted(counts.items())))})"
+        + (f", {len(superseded)} older record(s) superseded by reruns (kept in the raw data)" if superseded else "")
+        + ". Raw data: <a href=\"results.csv\">results.csv</a>, <a href=\"results.json\">results.json</a>.</p>"
+        "<nav><a href=\"#verdict\">Verdict</a>" + "".join(nav)
+        + "<a href=\"#adapters\">Adapters</a><a href=\"#machine\">Machine</a></nav></header>")
+    fail_note = ""
+    if failures:
+        fail_note = ("<div class=note><b>" + H.esc(f"{len(failures)} case(s) did not produce a result")
+                     + "</b> - shown as status cells in the tables and as x marks on the plots: "
+                     + H.esc(", ".join(f"{k} {v}" for k, v in sorted(Counter(r.status for r in failures).items())))
+                     + "</div>")
+    body = [fail_note, '<h2 id="verdict">Verdict</h2>', *verdict_html, *section_html,
+            '<h2 id="adapters">Adapters</h2>', H.adapters_table(current),
+            '<h2 id="machine">Machine and software</h2>', H.machine_table(current),
+            "<h3>What the memory figures cover</h3>", H.memory_notes(current)]
+    index = out / "index.html"
+    index.write_text(H.page("oocbench comparison report", header, body))
+    write_raw(out, current, superseded)
+    return index

@@ -1,0 +1,53 @@
+"""Number formatting shared by the plots and the HTML tables (plain text; the HTML layer escapes it).
+
+>>> fmt_rows(100_000), fmt_rows(2_500_000), fmt_bytes(13.7 * 2**20), fmt_rate(1.18e6), fmt_seconds(0.0412)
+('100k', '2.5M', '13.7 MiB', '1.18M rows/s', '41.2 ms')
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt_rows(n: float | None) -> str:
+    """Row counts with k / M / B suffixes, no trailing zeros."""
+    if _missing(n):
+        return "-"
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{suffix}"
+    return f"{n:.3g}"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if _missing(n):
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def fmt_rate(r: float | None) -> str:
+    if _missing(r):
+        return "-"
+    return f"{fmt_rows(r)} rows/s"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if _missing(s):
+        return "-"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s" if s < 600 else f"{s / 60:.3g} min"
+
+
+def fmt_num(x: float | None, digits: int = 4) -> str:
+    if _missing(x):
+        return "-"
+    return f"{x:.{digits}f}"

@@ -1,0 +1,158 @@
+"""What the report computes from records: repeat groups, the figures it shows, and the flat CSV rows.
+
+Repeats are grouped with :func:`oocbench.analysis.group_repeats` and summarised with
+:func:`oocbench.analysis.summarize` (median, min, max over the ``ok`` repeats only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize
+from oocbench.records import CaseRecord
+
+#: The adapter drawn as the in-memory reference on accuracy plots (fits all rows at once).
+REFERENCE_ADAPTER = "sklearn.batch"
+
+#: The accuracy figure per task: (metric key, label, lower is better).
+PRIMARY_METRIC: dict[str, tuple[str, str]] = {"binary": ("log_loss", "log loss"), "regression": ("rmse", "RMSE")}
+SECONDARY_METRIC: dict[str, tuple[str, str]] = {"binary": ("roc_auc", "ROC AUC"), "regression": ("r2", "R²")}
+
+
+def task_of(record: CaseRecord) -> str:
+    """The record's task; inferred from its metrics when the record does not say (failed early)."""
+    if record.task:
+        return record.task
+    if "rmse" in record.metrics or "rmse" in record.optimum:
+        return "regression"
+    return "binary" if record.metrics or record.optimum else ""
+
+
+def loss(record: CaseRecord) -> float | None:
+    """The primary accuracy figure (log loss or RMSE; lower is better), ``None`` if not measured."""
+    value = loss_of(record)[1]
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def rss_growth(record: CaseRecord) -> float | None:
+    """Process-tree RSS high-water mark during fit minus the baseline before fit."""
+    v = record.memory.rss_fit_bytes
+    return None if v is None else float(v)
+
+
+def heap_peak(record: CaseRecord) -> float | None:
+    """memray's heap peak of fit (separate run), ``None`` when not measured."""
+    v = record.memory.heap_peak_bytes
+    return None if v is None else float(v)
+
+
+def secondary(record: CaseRecord) -> float | None:
+    key = SECONDARY_METRIC.get(task_of(record), ("", ""))[0]
+    value = record.metrics.get(key)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+#: Figures summarised per repeat group: name -> getter.
+FIGURES: dict[str, Callable[[CaseRecord], float | None]] = {
+    "rows_per_s": lambda r: r.rows_per_s,
+    "fit_s": lambda r: r.timings.fit_s,
+    "rss_growth": rss_growth,
+    "heap_peak": heap_peak,
+    "fit_memory": fit_memory,
+    "loss": loss,
+    "secondary": secondary,
+    "coef_cosine": lambda r: r.extra.get("coef_cosine"),
+}
+
+
+@dataclass
+class CaseGroup:
+    """One case identity across its repeats."""
+
+    adapter: str
+    dataset: str
+    scale: int
+    profile: str
+    threads: str
+    params: tuple
+    records: list[CaseRecord]
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> list[CaseRecord]:
+        return [r for r in self.records if r.status == "ok"]
+
+    @property
+    def failed(self) -> list[CaseRecord]:
+        return [r for r in self.records if r.status != "ok"]
+
+    @property
+    def status(self) -> str:
+        """``ok`` when any repeat succeeded (failed repeats are listed beside it), else the first failure."""
+        return "ok" if self.ok else self.records[0].status
+
+    @property
+    def task(self) -> str:
+        return next((t for t in map(task_of, self.records) if t), "")
+
+    @property
+    def section(self) -> tuple[str, str, str]:
+        return (self.dataset, self.profile, self.threads)
+
+    def median(self, name: str) -> float | None:
+        return self.stats[name]["median"]
+
+    def label(self) -> str:
+        extra = "".join(f" {k}={v}" for k, v in self.params)
+        return f"{self.adapter}{extra}"
+
+
+def case_groups(records: Iterable[CaseRecord]) -> list[CaseGroup]:
+    """Repeat groups with their summaries, sorted by dataset, profile, threads, scale, adapter."""
+    groups = []
+    for (adapter, dataset, scale, profile, _seed, _bs, threads, params), recs in group_repeats(records).items():
+        recs = sorted(recs, key=lambda r: r.case.repeat)
+        g = CaseGroup(adapter, dataset, scale, profile, threads, params, recs)
+        ok = g.ok
+        g.stats = {name: summarize(fn(r) for r in ok) for name, fn in FIGURES.items()}
+        groups.append(g)
+    return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.scale, g.adapter, g.params))
+
+
+def sections(groups: Iterable[CaseGroup]) -> dict[tuple[str, str, str], list[CaseGroup]]:
+    """Groups by (dataset, profile, threads): one set of plots and one table each."""
+    out: dict[tuple[str, str, str], list[CaseGroup]] = {}
+    for g in groups:
+        out.setdefault(g.section, []).append(g)
+    return out
+
+
+def _flat(prefix: str, mapping: dict[str, Any] | None) -> dict[str, Any]:
+    return {f"{prefix}.{k}": v for k, v in (mapping or {}).items()}
+
+
+def flatten(record: CaseRecord, superseded: bool = False) -> dict[str, Any]:
+    """One CSV row: every scalar of the record; nested settings as JSON text."""
+    d = record.to_dict()
+    info = record.adapter_info
+    prov = record.provenance
+    row: dict[str, Any] = {
+        **{f"case.{k}": (json.dumps(v, sort_keys=True) if k == "params" else v) for k, v in d["case"].items()},
+        "case_key": d["case_key"], "status": record.status, "reason": record.reason, "task": record.task,
+        "rows": record.rows, "rows_per_s": record.rows_per_s,
+        **_flat("timings", d["timings"]), **_flat("memory", d["memory"]),
+        **_flat("metrics", record.metrics), **_flat("optimum", record.optimum), **_flat("baseline", record.baseline),
+        "adapter.version": info.get("version"), "adapter.api_path": info.get("api_path"),
+        "adapter.update_semantics": info.get("update_semantics"), "adapter.input_format": info.get("input_format"),
+        "adapter.hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True, default=str),
+        "oocbench": prov.get("oocbench"), "git_commit": prov.get("git_commit"), "python": prov.get("python"),
+        **_flat("machine", prov.get("machine")),
+        "versions": json.dumps(prov.get("versions", {}), sort_keys=True),
+        **{f"extra.{k}": v for k, v in record.extra.items() if not isinstance(v, (dict, list))},
+        "started_at": record.started_at, "finished_at": record.finished_at, "superseded": superseded,
+    }
+    return row

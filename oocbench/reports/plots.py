@@ -1,0 +1,367 @@
+"""The report's figures, drawn with matplotlib's object API (no pyplot, no global backend switch) as PNG files.
+
+Every figure uses the same colour and marker per adapter (:func:`adapter_styles`), draws repeats as the
+median with a min-max bar, and marks failed cases with an ``x`` at the bottom of the axes at the scale where
+they failed, the status written above it - a failure is never a silently missing point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from oocbench.analysis import scaling_by_adapter
+from oocbench.records import CaseRecord
+from oocbench.reports.fmt import fmt_bytes, fmt_rows, fmt_seconds
+from oocbench.reports.model import PRIMARY_METRIC, REFERENCE_ADAPTER, CaseGroup, heap_peak, rss_growth
+from oocbench.reports.verdict import pareto_front
+
+# adapter names come from third parties: never let a "$" turn a legend into mathtext
+RC = {"text.parse_math": False, "font.size": 9, "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3,
+      "legend.fontsize": 8, "figure.dpi": 100, "savefig.dpi": 100}
+PALETTE = [matplotlib.colormaps["tab10"](i) for i in range(10)]
+MARKERS = ["o", "s", "^", "D", "v", "P", "*", "X", "<", ">"]
+FAIL_MARK = dict(marker="x", markersize=9, markeredgewidth=2.2, linestyle="none")
+
+
+@dataclass(frozen=True)
+class Style:
+    color: Any
+    marker: str
+
+
+@dataclass
+class Plot:
+    """A figure written to disk, with what the HTML says about it."""
+
+    file: str  # relative to the report directory
+    title: str
+    alt: str
+    caption: str = ""
+
+
+def adapter_styles(names: Sequence[str]) -> dict[str, Style]:
+    """A fixed colour and marker per adapter, by sorted name, identical in every figure of the report."""
+    return {n: Style(PALETTE[i % len(PALETTE)], MARKERS[(i // len(PALETTE) + i) % len(MARKERS)])
+            for i, n in enumerate(sorted(set(names)))}
+
+
+def _rows_axis(ax: Axes, scales: Sequence[int]) -> None:
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(scales))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_rows(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = min(scales), max(scales)
+    ax.set_xlim(lo / 1.6, hi * 1.6)
+    ax.set_xlabel("training rows (log scale)")
+
+
+def _log_y(ax: Axes, fmt: Callable[[float], str], base: float = 10.0, subs: tuple[float, ...] = (1.0, 2.0, 5.0)
+           ) -> None:
+    """Log y axis with readable labels at 1-2-5 (or 1-4-16-... for bytes) steps and unlabelled minor ticks."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=base, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _fail_marks(ax: Axes, failed: list[CaseGroup], styles: dict[str, Style]) -> bool:
+    """An ``x`` at the bottom of the axes at each failed case's scale, its status written above."""
+    trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction
+    by_scale: dict[int, int] = {}
+    for g in failed:
+        k = by_scale.get(g.scale, 0)
+        by_scale[g.scale] = k + 1
+        y = 0.05 + 0.09 * k  # stack several failures at one scale
+        ax.plot([g.scale], [y], transform=trans, color=styles[g.adapter].color, clip_on=False, **FAIL_MARK)
+        ax.text(g.scale * 1.08, y, g.status, transform=trans, fontsize=7, va="center",
+                color=styles[g.adapter].color)
+    return bool(failed)
+
+
+def _series(ax: Axes, groups: list[CaseGroup], name: str, styles: dict[str, Style],
+            labels: dict[str, str] | None = None, positive: bool = True) -> list[CaseGroup]:
+    """One line per adapter through the medians, min-max bars; returns the groups with nothing to draw."""
+    undrawable = []
+    for adapter in sorted({g.adapter for g in groups}):
+        pts = []
+        for g in sorted((g for g in groups if g.adapter == adapter and g.ok), key=lambda g: g.scale):
+            s = g.stats[name]
+            if s["median"] is None or (positive and s["median"] <= 0):
+                undrawable.append(g)
+                continue
+            pts.append((g.scale, s["median"], s["min"], s["max"]))
+        if not pts:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
+        ref = adapter == REFERENCE_ADAPTER
+        label = (labels or {}).get(adapter, adapter) + (" (in-memory reference)" if ref else "")
+        st = styles[adapter]
+        ax.errorbar(xs, ys, yerr=err, color=st.color, marker=st.marker, markersize=5, capsize=3,
+                    linestyle="--" if ref else "-", linewidth=2.2 if ref else 1.6, label=label)
+    return undrawable
+
+
+def _legend(ax: Axes, extra: list[Line2D]) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    handles += extra
+    labels += [h.get_label() for h in extra]
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _fail_handle() -> Line2D:
+    return Line2D([], [], color="0.25", label="failed case (status beside it)", **FAIL_MARK)
+
+
+def _save(fig: Figure, out_dir: Path, name: str) -> str:
+    FigureCanvasAgg(fig)
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    rel = f"plots/{name}.png"
+    fig.savefig(out_dir / rel, bbox_inches="tight", metadata={"Software": None})
+    return rel
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.35", wrap=True)
+
+
+def throughput_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str,
+                    title: str) -> Plot:
+    """Fit throughput (rows/s) against training rows, log-log."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.2, 4.0))
+        ax = fig.add_subplot()
+        _series(ax, groups, "rows_per_s", styles)
+        failed = [g for g in groups if not g.ok]
+        _fail_marks(ax, failed, styles)
+        _rows_axis(ax, [g.scale for g in groups])
+        _log_y(ax, fmt_rows)
+        ax.set_ylabel("fit throughput (rows/s, log scale)")
+        ax.set_title(f"Throughput: {title}")
+        if not any(g.stats["rows_per_s"]["median"] for g in groups):
+            _empty(ax, "no successful case to draw")
+        _legend(ax, [_fail_handle()] if failed else [])
+        rel = _save(fig, out_dir, f"{stem}-throughput")
+    return Plot(rel, "Throughput vs rows", f"fit throughput in rows per second against training rows, {title}",
+                "Median over repeats, bar = min to max. Higher is better. Fit time includes reading the stream.")
+
+
+def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict[str, Style], out_dir: Path,
+                stem: str, title: str) -> Plot:
+    """Two panels, RSS growth during fit and memray heap peak, against rows (log-log), the machine's RAM drawn."""
+    rams = sorted({r.provenance.get("machine", {}).get("ram_bytes") for r in records} - {None})
+    panels: list[tuple[str, str, Callable[[CaseRecord], float | None], str]] = [
+        ("rss_growth", "RSS growth during fit", rss_growth,
+         "process-tree RSS high-water mark during fit minus RSS before fit (sampled every 10 ms)"),
+        ("heap_peak", "memray heap peak of fit", heap_peak,
+         "memray heap peak of fit, native allocations, this process only (separate, untimed run)"),
+    ]
+    failed = [g for g in groups if not g.ok]
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(12.0, 4.0))
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, (name, label, getter, _covers) in zip(axes, panels):
+            slopes = scaling_by_adapter(records, memory=getter)
+            labels = {}
+            for (adapter, *_), slope in slopes.items():
+                labels[adapter] = f"{adapter} (exponent {slope:.2f})" if slope is not None else \
+                    f"{adapter} (exponent n/a: one scale)"
+            zero = _series(ax, groups, name, styles, labels)
+            zero = [g for g in zero if g.stats[name]["median"] is not None]  # measured 0: below resolution
+            trans = ax.get_xaxis_transform()
+            for g in zero:
+                ax.plot([g.scale], [0.95], transform=trans, marker="v", color=styles[g.adapter].color,
+                        linestyle="none", clip_on=False)
+            for ram in rams:
+                ax.axhline(ram, color="crimson", linestyle=":", linewidth=1.5, label=f"machine RAM {fmt_bytes(ram)}")
+            _fail_marks(ax, failed, styles)
+            _rows_axis(ax, [g.scale for g in groups])
+            # powers of 4 of KiB/MiB/GiB: round binary sizes on the axis
+            _log_y(ax, fmt_bytes, base=1024.0, subs=(1.0, 4.0, 16.0, 64.0, 256.0))
+            ax.set_title(label)
+            if not any(g.stats[name]["median"] for g in groups):
+                _empty(ax, "not measured" + (" (runs used --no-memray)" if name == "heap_peak" else ""))
+            extra = [_fail_handle()] if failed else []
+            if zero:
+                extra.append(Line2D([], [], marker="v", color="0.25", linestyle="none",
+                                    label="measured 0 B (not drawable on a log axis)"))
+            ax.legend(*_merge(ax, extra), loc="upper left", fontsize=7)
+        axes[0].set_ylabel("peak memory of fit (bytes, log scale)")
+        fig.suptitle(f"Peak memory: {title}", fontsize=10)
+        rel = _save(fig, out_dir, f"{stem}-memory")
+    caption = ("Left: " + panels[0][3] + ". Right: " + panels[1][3] + ". Exponent in the legend: slope of "
+               "log(memory) against log(rows) - about 0 means memory stays flat as data grows (out-of-core), "
+               "about 1 means the data is held in memory. The dotted red line is the machine's RAM.")
+    return Plot(rel, "Peak memory vs rows", f"peak memory of fit against training rows, {title}", caption)
+
+
+def _merge(ax: Axes, extra: list[Line2D]) -> tuple[list, list]:
+    handles, labels = ax.get_legend_handles_labels()
+    return handles + extra, labels + [h.get_label() for h in extra]
+
+
+def accuracy_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict[str, Style], out_dir: Path,
+                  stem: str, title: str, task: str) -> Plot:
+    """Holdout loss against rows, with the dataset's known optimum and the in-memory reference."""
+    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    failed = [g for g in groups if not g.ok]
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.2, 4.0))
+        ax = fig.add_subplot()
+        _series(ax, groups, "loss", styles, positive=False)
+        optimum: dict[int, list[float]] = {}
+        for r in records:
+            if key in r.optimum:
+                optimum.setdefault(r.case.scale, []).append(r.optimum[key])
+        if optimum:
+            xs = sorted(optimum)
+            ys = [sorted(optimum[x])[len(optimum[x]) // 2] for x in xs]
+            ax.plot(xs, ys, color="black", linestyle="--", linewidth=1.2,
+                    label=f"known optimum ({ys[-1]:.4f})" if len(set(ys)) == 1 else "known optimum")
+        _fail_marks(ax, failed, styles)
+        _rows_axis(ax, [g.scale for g in groups])
+        ax.set_ylabel(f"{label} on the holdout (lower is better)")
+        ax.set_title(f"Accuracy: {title}")
+        if not any(g.stats["loss"]["median"] is not None for g in groups):
+            _empty(ax, "no successful case to draw")
+        _legend(ax, [_fail_handle()] if failed else [])
+        rel = _save(fig, out_dir, f"{stem}-accuracy")
+    has_ref = any(g.adapter == REFERENCE_ADAPTER and g.ok for g in groups)
+    caption = (f"{label} of each model on the dataset's fixed holdout. Dashed black: the best achievable "
+               f"{label} (the true model), " + ("thick dashed: " + REFERENCE_ADAPTER + ", all rows in memory."
+                                               if has_ref else f"in-memory reference {REFERENCE_ADAPTER}: not in "
+                                               "these records."))
+    return Plot(rel, "Accuracy vs rows", f"{label} on the holdout against training rows, {title}", caption)
+
+
+def curve_points(curve: Any, key: str) -> list[tuple[float, float]] | None:
+    """Points (rows seen, value of ``key``) of a record's ``extra["learning_curve"]``.
+
+    The case writes ``{"points": [{"rows": n, "fit_s": s, "prequential_log_loss": v, "holdout_log_loss": w},
+    ...], "loss": "log_loss", ...}``; a bare list of such points is accepted too. ``None`` when nothing usable.
+
+    >>> curve_points({"points": [{"rows": 10, "holdout_rmse": 0.7}, {"rows": 20, "holdout_rmse": 0.6}]},
+    ...              "holdout_rmse")
+    [(10.0, 0.7), (20.0, 0.6)]
+    """
+    points = curve.get("points") if isinstance(curve, dict) else curve
+    if not isinstance(points, list):
+        return None
+    pts = [(float(p["rows"]), float(p[key])) for p in points
+           if isinstance(p, dict) and p.get("rows") and p.get(key) is not None]
+    pts = [p for p in pts if math.isfinite(p[0]) and math.isfinite(p[1])]
+    return pts or None
+
+
+def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str,
+                        title: str, task: str) -> Plot | None:
+    """Prequential and holdout-subset loss against rows seen, per adapter, at its largest scale with a curve.
+
+    ``None`` when no record in ``groups`` has a curve (the HTML then says "not recorded" and why).
+    """
+    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    curves: dict[str, tuple[int, dict[str, Any]]] = {}
+    for g in groups:
+        rec = next((r for r in g.ok if curve_points(r.extra.get("learning_curve"), "holdout_" + key)), None)
+        if rec is not None and (g.adapter not in curves or g.scale > curves[g.adapter][0]):
+            curves[g.adapter] = (g.scale, rec.extra["learning_curve"])
+    if not curves:
+        return None
+    holdout_rows = sorted({c.get("holdout_rows") for _, c in curves.values() if isinstance(c, dict)} - {None})
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(12.0, 4.0))
+        axes = fig.subplots(1, 2, sharey=True)
+        panels = [("prequential_" + key, f"prequential {label} (next batch, scored before it is learnt)"),
+                  ("holdout_" + key, f"{label} on a fixed holdout subset"
+                   + (f" ({', '.join(fmt_rows(n) for n in holdout_rows)} rows)" if holdout_rows else ""))]
+        for ax, (name, panel_title) in zip(axes, panels):
+            for adapter in sorted(curves):
+                scale, curve = curves[adapter]
+                pts = curve_points(curve, name)
+                if not pts:
+                    continue
+                st = styles[adapter]
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=st.color, marker=st.marker, markersize=3,
+                        linewidth=1.4, label=f"{adapter} (run of {fmt_rows(scale)} rows)")
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_rows(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("rows learnt so far (log scale)")
+            ax.set_title(panel_title)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="upper right")
+            else:
+                _empty(ax, "not recorded")
+        axes[0].set_ylabel(f"{label} (lower is better)")
+        fig.suptitle(f"Learning curves: {title}", fontsize=10)
+        rel = _save(fig, out_dir, f"{stem}-learning")
+    return Plot(rel, "Prequential learning curves", f"learning curves ({label} against rows learnt), {title}",
+                "Left: each batch scored just before the model learns from it (test-then-train). Right: the "
+                "same checkpoints scored on a fixed subset of the holdout. Scoring time is excluded from fit "
+                "time. One run per adapter, at the largest scale that recorded a curve.")
+
+
+def pareto_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str, title: str,
+                task: str) -> Plot:
+    """Fit seconds against holdout loss, one panel per scale, the Pareto-optimal adapters ringed."""
+    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    scales = sorted({g.scale for g in groups})
+    with matplotlib.rc_context(RC):
+        ncols = min(len(scales), 4)
+        nrows = math.ceil(len(scales) / ncols)
+        fig = Figure(figsize=(3.6 * ncols + 1.6, 3.3 * nrows))
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        notes = []
+        for ax, scale in zip(axes, scales):
+            pts = [g for g in groups if g.scale == scale and g.median("fit_s") and g.median("loss") is not None]
+            front = set(pareto_front([(g.median("fit_s"), g.median("loss")) for g in pts]))
+            for i, g in enumerate(pts):
+                st = styles[g.adapter]
+                ax.plot([g.median("fit_s")], [g.median("loss")], marker=st.marker, color=st.color, markersize=7,
+                        linestyle="none", label=g.adapter)
+                if i in front:
+                    ax.plot([g.median("fit_s")], [g.median("loss")], marker="o", markersize=15, linestyle="none",
+                            markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.2)
+            if front:
+                f = sorted((pts[i].median("fit_s"), pts[i].median("loss")) for i in front)
+                ax.step([p[0] for p in f], [p[1] for p in f], where="post", color="black", linewidth=0.8,
+                        alpha=0.6)
+            missing = [g for g in groups if g.scale == scale and all(g is not p for p in pts)]
+            if missing:
+                notes.append(f"{fmt_rows(scale)} rows: " + ", ".join(f"{g.adapter} ({g.status})" for g in missing))
+            if not pts:
+                _empty(ax, "no successful case")
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_seconds(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(f"{fmt_rows(scale)} rows")
+            ax.set_xlabel("fit time (log scale)")
+            ax.set_ylabel(f"{label} (lower is better)")
+        for ax in axes[len(scales):]:
+            ax.set_visible(False)
+        handles = [Line2D([], [], marker=styles[a].marker, color=styles[a].color, linestyle="none", label=a)
+                   for a in sorted({g.adapter for g in groups if g.ok})]
+        handles.append(Line2D([], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor="black",
+                              linestyle="none", label="Pareto-optimal"))
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.92))
+        fig.suptitle(f"Accuracy vs time: {title}", fontsize=10)
+        fig.tight_layout()
+        rel = _save(fig, out_dir, f"{stem}-pareto")
+    caption = ("Median fit time against median holdout " + label + " per adapter and scale; ringed points are "
+               "Pareto-optimal (no other adapter is both faster and more accurate at that scale).")
+    if notes:
+        caption += " Not plotted (no successful repeat): " + "; ".join(notes) + "."
+    return Plot(rel, "Accuracy vs time (Pareto front)", f"fit time against {label} per scale, {title}", caption)
