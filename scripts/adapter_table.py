@@ -1,0 +1,42 @@
+"""Print the README's adapter table (markdown) from the registry, so the table stays true to the code.
+
+Usage: ``.venv/bin/python scripts/adapter_table.py`` and paste the output under "## Adapters".
+Hyperparameters are the declared ones (``params`` merged with each profile's overrides); the effective
+values an adapter derives at setup (e.g. ``sklearn.batch``'s C from the row count) are in every record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oocbench.adapters.registry import discover
+
+
+def _fmt(params: dict[str, Any]) -> str:
+    return ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "library defaults"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table() -> str:
+    """Markdown table: adapter, library, version, API path, update semantics, matched / recommended params."""
+    rows = ["| adapter | library | version | API path | update semantics | matched | recommended |",
+            "|---|---|---|---|---|---|---|"]
+    for name, entry in discover().items():
+        cls = entry.cls
+        if cls is None:
+            rows.append(f"| `{name}` | ? | not installed | {_cell(entry.reason)} | | | |")
+            continue
+        info = cls.describe()
+        prof = {p: {**info["params"], **info["profiles"].get(p, {})} for p in ("matched", "recommended")}
+        version = info["version"] or "not installed"
+        rows.append(f"| `{name}` | {info['library']} | {version} | {_cell(info['api_path'])} | "
+                    f"{_cell(info['update_semantics'])} | {_cell(_fmt(prof['matched']))} | "
+                    f"{_cell(_fmt(prof['recommended']))} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(table())
