@@ -263,8 +263,8 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
 
     dataset = ShardedDataset(data_root)
     rows = min(spec["scale"], dataset.rows)
-    stream = BatchStream(dataset, rows, spec["batch_size"])
-    adapter = cls(dataset.task, dataset.n_features, profile=spec["profile"], params=dict(spec.get("params") or {}),
+    stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls)  # dense or CSR per input_format
+    adapter = cls(dataset.task, stream.n_features, profile=spec["profile"], params=dict(spec.get("params") or {}),
                   seed=spec["seed"], threads=spec["threads"])
     try:
         out["task"], out["rows"] = dataset.task, rows

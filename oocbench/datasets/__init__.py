@@ -1,5 +1,9 @@
 """Datasets: names, generation at any scale, and the streaming reader.
 
+Three kinds of source share one on-disk format (Parquet shards + manifest, :mod:`.shards`):
+synthetic generators with a known optimum (:mod:`.synthetic`), public datasets downloaded and converted
+(:mod:`.public`), and data bundled inside installed packages or a user's own file (:mod:`.bundled`).
+
 >>> from oocbench.datasets import dataset_names
 >>> "synth-binary" in dataset_names()
 True
@@ -7,16 +11,36 @@ True
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from pathlib import Path
 
 from oocbench import config
+from oocbench.datasets.build import build_synthetic
 from oocbench.datasets.shards import DatasetError, DatasetWriter, Manifest, ShardedDataset
-from oocbench.datasets.synthetic import BLOCK_ROWS, HOLDOUT, TRAIN, SynthBinary, SynthRegression
+from oocbench.datasets.synthetic import (
+    BLOCK_ROWS,
+    HOLDOUT,
+    TRAIN,
+    SynthBinary,
+    SynthCTR,
+    SynthDrift,
+    SynthRegression,
+)
 
-__all__ = ["DatasetError", "UnknownDatasetError", "Manifest", "ShardedDataset", "dataset_names", "get_generator", "load", "generate"]
+__all__ = ["BLOCK_ROWS", "HOLDOUT", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS", "Manifest",
+           "ShardedDataset", "UnknownDatasetError", "dataset_names", "dataset_root", "generate", "get_generator",
+           "load"]
 
-GENERATORS = {g.name: g for g in (SynthBinary(), SynthRegression())}
+#: every dataset by name; synthetic ones first (tests pick the first one of each task)
+GENERATORS: dict = {g.name: g for g in (SynthBinary(), SynthRegression(), SynthCTR(), SynthDrift())}
+
+
+def _register_file_sources() -> None:
+    from oocbench.datasets.bundled import BUNDLED
+    from oocbench.datasets.public import PUBLIC
+
+    for src in (*PUBLIC, *BUNDLED):
+        GENERATORS.setdefault(src.name, src)
 
 
 class UnknownDatasetError(KeyError):
@@ -36,37 +60,21 @@ def get_generator(name: str):
 
 
 def dataset_root(name: str, rows: int, seed: int = 0, base: Path | None = None) -> Path:
-    return (base or config.data_dir()) / name / f"seed-{seed}" / f"rows-{rows}"
+    return Path(base or config.data_dir()) / name / f"seed-{seed}" / f"rows-{rows}"
 
 
 def generate(name: str, rows: int, seed: int = 0, base: Path | None = None, rows_per_shard: int = 1 << 20,
-             progress=None) -> ShardedDataset:
-    """Write ``name`` at ``rows`` rows (block by block, never all in memory) and return its reader."""
-    gen = get_generator(name)
+             progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
+    """Write ``name`` at ``rows`` rows (shard by shard, never all in memory) and return its reader.
+
+    Synthetic data is generated in parallel (``workers`` processes, default both cores); public and
+    bundled data is converted from its source file (downloaded once into the cache).
+    """
+    src = get_generator(name)
     root = dataset_root(name, rows, seed, base)
-    truth = gen.truth(seed)
-    with DatasetWriter(root, gen.features, rows_per_shard=rows_per_shard) as writer:
-        for k in range(math.ceil(rows / BLOCK_ROWS)):
-            n = min(BLOCK_ROWS, rows - k * BLOCK_ROWS)
-            # always draw the whole block and cut it: the random stream inside a block is consumed column
-            # group by column group, so drawing fewer rows would change the labels of the rows we keep
-            X, y = gen.block(seed, TRAIN, k, BLOCK_ROWS, truth)
-            writer.write(X[:n], y[:n])
-            if progress is not None:
-                progress(n)
-        hold = _holdout(gen, seed, truth)
-        writer.finish(hold, name=name, task=gen.task, seed=seed,
-                      generator={"name": name, "block_rows": BLOCK_ROWS, "params": gen.params},
-                      optimum=gen.optimum(*hold, truth), truth={k: v for k, v in truth.items() if k != "chol"})
-    return ShardedDataset(root)
-
-
-def _holdout(gen, seed: int, truth):
-    import numpy as np
-
-    parts = [gen.block(seed, HOLDOUT, k, min(BLOCK_ROWS, gen.holdout_rows - k * BLOCK_ROWS), truth)
-             for k in range(math.ceil(gen.holdout_rows / BLOCK_ROWS))]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    if hasattr(src, "build"):
+        return src.build(root, rows, seed=seed, rows_per_shard=rows_per_shard, progress=progress)
+    return build_synthetic(src, root, rows, seed, rows_per_shard, progress, workers)
 
 
 def load(name: str, rows: int, seed: int = 0, base: Path | None = None, create: bool = True) -> ShardedDataset:
@@ -78,3 +86,6 @@ def load(name: str, rows: int, seed: int = 0, base: Path | None = None, create: 
             raise DatasetError(f"{root}: not generated; run `oocbench generate {name} --scale {rows}`")
         return generate(name, rows, seed, base)
     return ShardedDataset(root)
+
+
+_register_file_sources()

@@ -1,0 +1,194 @@
+"""Real data available offline: datasets shipped inside installed packages, and a user's own CSV / Parquet.
+
+Small bundled sets hold out every 5th row (20%); a user's file uses the public-data rule
+(:data:`oocbench.datasets.public.HOLDOUT_EVERY` within the first rows). Scales are prefixes, as everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from oocbench import config
+from oocbench.datasets.public import convert
+from oocbench.datasets.shards import DatasetError, ShardedDataset
+
+
+@dataclass
+class BundledDataset:
+    """A dataset loaded from a package installed here (no network)."""
+
+    name: str
+    task: str
+    package: str
+    loader: str  # "sklearn:<function>" or "river:<class>"
+    note: str = ""
+    tiers: tuple[str, ...] = ("xs",)
+
+    params: dict[str, Any] | None = None
+
+    def table(self) -> pa.Table:
+        kind, attr = self.loader.split(":")
+        if kind == "sklearn":
+            from sklearn import datasets as skd
+
+            bunch = getattr(skd, attr)()
+            cols = [re.sub(r"\W+", "_", str(n)).strip("_") for n in bunch.feature_names]
+            X, y = np.asarray(bunch.data, dtype=np.float32), np.asarray(bunch.target, dtype=np.float32)
+            return pa.Table.from_arrays([*(pa.array(X[:, j]) for j in range(X.shape[1])), pa.array(y)],
+                                        names=[*cols, "y"])
+        import river.datasets
+
+        rows = list(getattr(river.datasets, attr)())
+        cols = list(rows[0][0])
+        data = {c: pa.array([float(x[c]) for x, _ in rows], type=pa.float32()) for c in cols}
+        data["y"] = pa.array([float(bool(t)) for _, t in rows], type=pa.float32())
+        return pa.table(data)
+
+    @property
+    def features(self) -> list[str]:
+        return [c for c in self.table().column_names if c != "y"]
+
+    def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
+              progress: Callable[[int], None] | None = None) -> ShardedDataset:
+        t = self.table()
+        return convert(iter([t]), root, name=self.name, task=self.task, features=self.features, categorical=[],
+                       rows=rows, rows_per_shard=rows_per_shard, holdout_every=5, holdout_window=t.num_rows,
+                       progress=progress, source={"kind": "bundled", "package": self.package,
+                                                  "loader": self.loader, "note": self.note}, seed=seed)
+
+
+BUNDLED: tuple[BundledDataset, ...] = (
+    BundledDataset("sklearn-breast-cancer", "binary", "scikit-learn", "sklearn:load_breast_cancer",
+                   "Wisconsin diagnostic breast cancer, 569 rows x 30 features (target 1 = benign)"),
+    BundledDataset("sklearn-diabetes", "regression", "scikit-learn", "sklearn:load_diabetes",
+                   "diabetes progression, 442 rows x 10 features"),
+    BundledDataset("river-phishing", "binary", "river", "river:Phishing", "phishing websites, 1,250 rows x 9"),
+    BundledDataset("river-bananas", "binary", "river", "river:Bananas", "bananas, 5,300 rows x 2 features"),
+)
+
+
+def file_dataset_name(path: Path) -> str:
+    return "file-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-").lower()
+
+
+@dataclass
+class FileSource:
+    """A user's CSV (optionally .gz) or Parquet file with a target column.
+
+    The task is inferred from the first rows: a target with two distinct values is binary (the larger value,
+    or for text the one sorting last, is 1), anything else numeric is regression. Text and boolean columns are
+    categorical, numbers numeric. ``source.json`` under the data directory remembers the file so ``oocbench run
+    --dataset file-<name>`` finds it again.
+    """
+
+    path: Path
+    target: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.name = self.name or file_dataset_name(self.path)
+        self._info: dict[str, Any] | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"path": str(self.path), "target": self.target}
+
+    @property
+    def task(self) -> str:
+        return self.inspect()["task"]
+
+    def _raw(self) -> Iterator[pa.Table]:
+        if not self.path.exists():
+            raise DatasetError(f"{self.path}: no such file")
+        try:
+            if self.path.suffix == ".parquet":
+                for rb in pq.ParquetFile(self.path).iter_batches(batch_size=1 << 16):
+                    yield pa.Table.from_batches([rb])
+                return
+            reader = pacsv.open_csv(pa.input_stream(str(self.path), compression="detect"),
+                                    read_options=pacsv.ReadOptions(block_size=8 << 20),
+                                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+            for rb in reader:
+                yield pa.Table.from_batches([rb])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DatasetError(f"{self.path}: cannot read it as {'Parquet' if self.path.suffix == '.parquet' else 'CSV'}"
+                               f" ({str(exc).splitlines()[0]}); check the file's format and that every row has "
+                               "the same columns") from None
+
+    def inspect(self) -> dict[str, Any]:
+        if self._info is None:
+            first = next(self._raw(), None)
+            if first is None or first.num_rows == 0:
+                raise DatasetError(f"{self.path}: no rows")
+            if self.target not in first.column_names:
+                raise DatasetError(f"{self.path}: no column {self.target!r}; columns: {', '.join(first.column_names)}")
+            y = first.column(self.target)
+            values = pc.unique(y.drop_null()).to_pylist()
+            numeric = pa.types.is_integer(y.type) or pa.types.is_floating(y.type)
+            if len(values) == 2:
+                task, positive = "binary", max(values)
+            elif numeric:
+                task, positive = "regression", None
+            else:
+                raise DatasetError(f"{self.path}: target {self.target!r} has {len(values)} distinct text values in "
+                                   "the first rows; give a binary (2 values) or numeric column")
+            features = [c for c in first.column_names if c != self.target]
+            categorical = [c for c in features if not (pa.types.is_integer(first.schema.field(c).type)
+                                                       or pa.types.is_floating(first.schema.field(c).type))]
+            self._info = {"task": task, "positive": positive, "values": values, "features": features, "categorical": categorical}
+        return self._info
+
+    def tables(self) -> Iterator[pa.Table]:
+        info = self.inspect()
+        for t in self._raw():
+            y = t.column(self.target)
+            if info["positive"] is not None:
+                extra = set(pc.unique(y.drop_null()).to_pylist()) - set(info["values"])
+                if extra:
+                    raise DatasetError(f"{self.path}: target {self.target!r} has more than two values "
+                                       f"(also {sorted(map(str, extra))[:3]}); give a binary or numeric column")
+                y = pc.if_else(pc.is_null(y), None, pc.equal(y, pa.scalar(info["positive"], type=y.type)))
+            try:
+                cols = {c: (t.column(c).cast(pa.string()) if c in info["categorical"]
+                            else t.column(c).cast(pa.float32())) for c in info["features"]}
+            except (pa.ArrowInvalid, KeyError) as exc:
+                raise DatasetError(f"{self.path}: columns change type or go missing after the first rows ({exc})"
+                                   ) from None
+            yield pa.table({**cols, "y": y.cast(pa.float32())})
+
+    def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
+              progress: Callable[[int], None] | None = None) -> ShardedDataset:
+        info = self.inspect()
+        ds = convert(self.tables(), root, name=self.name, task=info["task"], features=info["features"],
+                     categorical=info["categorical"], rows=rows, rows_per_shard=rows_per_shard, progress=progress,
+                     source={"kind": "file", "path": str(self.path.resolve()), "target": self.target}, seed=seed)
+        return ds
+
+    def remember(self, base: Path | None = None) -> None:
+        d = Path(base or config.data_dir()) / self.name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "source.json").write_text(json.dumps({"path": str(self.path.resolve()), "target": self.target}))
+
+
+def remembered_file(name: str, base: Path | None = None) -> FileSource | None:
+    """The user file registered earlier under ``name`` (by ``oocbench generate --from-file``), if any."""
+    p = Path(base or config.data_dir()) / name / "source.json"
+    if not name.startswith("file-") or not p.exists():
+        return None
+    try:
+        raw = json.loads(p.read_text())
+        return FileSource(raw["path"], raw["target"], name)
+    except (ValueError, KeyError, TypeError):
+        raise DatasetError(f"{p}: malformed; rerun `oocbench generate --from-file PATH --target COLUMN`") from None
