@@ -15,12 +15,18 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_TRAMPOLINE = ("import fcntl, os, sys\n"
+               "a, b = int(sys.argv[1]), int(sys.argv[2])\n"
+               "r, w = fcntl.fcntl(a, fcntl.F_DUPFD, 10), fcntl.fcntl(b, fcntl.F_DUPFD, 10)\n"
+               "os.close(a)\nos.close(b)\nos.dup2(r, 3)\nos.dup2(w, 4)\nos.close(r)\nos.close(w)\n"
+               "os.execv(sys.argv[3], sys.argv[3:])")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -55,9 +61,10 @@ class Chromium:
         cmd_r, self._cmd_w = os.pipe()  # we write commands, chromium reads fd 3
         self._res_r, res_w = os.pipe()  # chromium writes fd 4, we read replies
         args = [exe, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"]
-        # the shell moves our pipe ends to the fd numbers the protocol expects, then becomes chromium
-        self.proc = subprocess.Popen(["sh", "-c", f'exec "$@" 3<&{cmd_r} 4>&{res_w} {cmd_r}<&- {res_w}>&-', "sh",
-                                      *args], pass_fds=(cmd_r, res_w), stdin=subprocess.DEVNULL,
+        # a tiny trampoline moves our pipe ends to fds 3 and 4 (where the protocol expects them), then becomes
+        # chromium; copies go above 9 first so neither end is overwritten if it already sits on 3 or 4
+        self.proc = subprocess.Popen([sys.executable, "-c", _TRAMPOLINE, str(cmd_r), str(res_w), *args],
+                                     pass_fds=(cmd_r, res_w), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         os.close(cmd_r)
         os.close(res_w)

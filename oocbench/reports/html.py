@@ -78,7 +78,8 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
             f"{loss_label} (holdout)", sec_label, "coef. cosine", "notes"]
     out = ["<table class=cases><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for g in groups:
-        attrs = (f'data-adapter="{esc(g.adapter)}" data-scale="{g.scale}" data-status="{esc(g.status)}" '
+        attrs = (f'data-adapter="{esc(g.adapter)}" data-dataset="{esc(g.dataset)}" data-scale="{g.scale}" '
+                 f'data-status="{esc(g.status)}" '
                  f'data-profile="{esc(g.profile)}" data-threads="{esc(g.threads)}"')
         cells = [f"<td>{esc(g.label())}</td>", f'<td class="num">{esc(f"{g.scale:,}")}</td>']
         if g.ok:

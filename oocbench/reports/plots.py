@@ -70,23 +70,45 @@ def _log_y(ax: Axes, fmt: Callable[[float], str], base: float = 10.0, subs: tupl
            ) -> None:
     """Log y axis with readable labels at 1-2-5 (or 1-4-16-... for bytes) steps and unlabelled minor ticks."""
     ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    if base == 10.0 and 0 < lo < hi < lo * 10:  # less than a decade: label every 1..9 step, not one tick
+        subs = tuple(float(k) for k in range(1, 10))
     ax.yaxis.set_major_locator(LogLocator(base=base, subs=subs))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _fail_marks(ax: Axes, failed: list[CaseGroup], styles: dict[str, Style]) -> bool:
-    """An ``x`` at the bottom of the axes at each failed case's scale, its status written above."""
-    trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction
+def _fail_marks(ax: Axes, failed: list[CaseGroup], styles: dict[str, Style], pad: bool = True) -> bool:
+    """An ``x`` at the bottom of the axes at each failed case's scale, adapter and status beside it.
+
+    Call it after the data and the axis scales are set: ``pad`` lowers the y limit so the marks sit in an
+    empty band under the data (pass ``False`` for the second of two axes sharing y).
+    """
+    if not failed:
+        return False
+    if pad:
+        _pad_bottom(ax, failed)
+    trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction: the data keep the upper part of the axes, the marks sit in an empty band at the bottom
     by_scale: dict[int, int] = {}
     for g in failed:
         k = by_scale.get(g.scale, 0)
         by_scale[g.scale] = k + 1
-        y = 0.05 + 0.09 * k  # stack several failures at one scale
+        y = 0.05 + 0.08 * k  # stack several failures at one scale
         ax.plot([g.scale], [y], transform=trans, color=styles[g.adapter].color, clip_on=False, **FAIL_MARK)
-        ax.text(g.scale * 1.08, y, g.status, transform=trans, fontsize=7, va="center",
-                color=styles[g.adapter].color)
-    return bool(failed)
+        name = g.adapter if len(g.adapter) <= 22 else g.adapter[:21] + "…"  # the table has the full name
+        ax.text(g.scale * 1.08, y, f"{name}: {g.status}", transform=trans, fontsize=7, va="center",
+                color=styles[g.adapter].color, clip_on=True)
+    return True
+
+
+def _pad_bottom(ax: Axes, failed: list[CaseGroup]) -> None:
+    """Lower the y limit so the data keep the upper part of the axes and the failure marks get the bottom."""
+    band = min(0.12 + 0.08 * max(sum(1 for f in failed if f.scale == g.scale) for g in failed), 0.45)
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log":
+        ax.set_ylim(lo / (hi / lo) ** (band / (1 - band)), hi)
+    else:
+        ax.set_ylim(lo - (hi - lo) * band / (1 - band), hi)
 
 
 def _series(ax: Axes, groups: list[CaseGroup], name: str, styles: dict[str, Style],
@@ -145,9 +167,9 @@ def throughput_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: 
         ax = fig.add_subplot()
         _series(ax, groups, "rows_per_s", styles)
         failed = [g for g in groups if not g.ok]
-        _fail_marks(ax, failed, styles)
         _rows_axis(ax, [g.scale for g in groups])
         _log_y(ax, fmt_rows)
+        _fail_marks(ax, failed, styles)
         ax.set_ylabel("fit throughput (rows/s, log scale)")
         ax.set_title(f"Throughput: {title}")
         if not any(g.stats["rows_per_s"]["median"] for g in groups):
@@ -186,7 +208,6 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
                         linestyle="none", clip_on=False)
             for ram in rams:
                 ax.axhline(ram, color="crimson", linestyle=":", linewidth=1.5, label=f"machine RAM {fmt_bytes(ram)}")
-            _fail_marks(ax, failed, styles)
             _rows_axis(ax, [g.scale for g in groups])
             # powers of 4 of KiB/MiB/GiB: round binary sizes on the axis
             _log_y(ax, fmt_bytes, base=1024.0, subs=(1.0, 4.0, 16.0, 64.0, 256.0))
@@ -198,6 +219,8 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
                 extra.append(Line2D([], [], marker="v", color="0.25", linestyle="none",
                                     label="measured 0 B (not drawable on a log axis)"))
             ax.legend(*_merge(ax, extra), loc="upper left", fontsize=7)
+        for i, ax in enumerate(axes):  # after both panels: they share the y axis, pad it once
+            _fail_marks(ax, failed, styles, pad=i == 0)
         axes[0].set_ylabel("peak memory of fit (bytes, log scale)")
         fig.suptitle(f"Peak memory: {title}", fontsize=10)
         rel = _save(fig, out_dir, f"{stem}-memory")
@@ -296,6 +319,7 @@ def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_d
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], color=st.color, marker=st.marker, markersize=3,
                         linewidth=1.4, label=f"{adapter} (run of {fmt_rows(scale)} rows)")
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_rows(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("rows learnt so far (log scale)")

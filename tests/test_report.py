@@ -1,0 +1,215 @@
+"""The comparison report built from real records (real child-process runs) plus injected failure records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from oocbench.records import CaseRecord, CaseSpec, append_record
+from oocbench.reports import build_report, load_records
+from oocbench.reports.fmt import fmt_num, fmt_rate
+from oocbench.reports.model import case_groups
+from oocbench.reports.verdict import verdicts
+from oocbench.runner import Limits, run_case
+from tests.conftest import oocbench_cli
+
+EVIL = "<script>alert('x')</script>"
+
+#: failure records the harness would write (the runner's own tests produce these for real)
+FAILURES = [
+    ("fault.hang", 6000, "timeout", "no result after 60 s; stopped (SIGINT, SIGTERM, SIGKILL of the process tree)"),
+    ("fault.hog", 6000, "oom", "process-tree RSS 9000 MiB passed the cap 8000 MiB after 3.1 s; killed"),
+    ("fault.segfault", 2000, "crashed", "killed by SIGSEGV"),
+    (f"evil{EVIL}", 2000, "error", f"ValueError: {EVIL} in reason"),
+    ("vw.missing", 2000, "not-installed", "library 'vowpalwabbit' is not installed (pip install 'oocbench[vw]')"),
+    ("river.skip", 6000, "skipped", "task 'binary' not supported (supports regression)"),
+]
+
+
+def failure_record(adapter: str, scale: int, status: str, reason: str, dataset: str = "synth-binary") -> CaseRecord:
+    return CaseRecord(case=CaseSpec(adapter=adapter, dataset=dataset, scale=scale), status=status, reason=reason,
+                      extra={"traceback": f"Traceback: {EVIL}"} if status == "error" else {},
+                      started_at="2026-01-01T00:00:00+00:00", finished_at="2026-01-01T00:00:01+00:00")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, data_base) -> Path:
+    """A results directory with real runs of tiny cases (two datasets, two scales, repeats) and failures."""
+    out = tmp_path_factory.mktemp("results")
+    limits = Limits(timeout_s=120)
+    specs = [CaseSpec("sklearn.sgd", "synth-binary", 2000, batch_size=500, repeat=0),
+             CaseSpec("sklearn.sgd", "synth-binary", 2000, batch_size=500, repeat=1),
+             CaseSpec("sklearn.sgd", "synth-binary", 6000, batch_size=500),
+             CaseSpec("sklearn.passive-aggressive", "synth-binary", 6000, batch_size=500),
+             CaseSpec("sklearn.sgd", "synth-regression", 2000, batch_size=500)]
+    for i, spec in enumerate(specs):
+        # one memray run is enough to exercise the heap panel; the others stay fast
+        record = run_case(spec, limits, memray=(i == 2), data_base=data_base)
+        assert record.status == "ok", (spec, record.reason, record.extra.get("traceback"))
+        append_record(out / "records.jsonl", record)
+    for f in FAILURES:
+        append_record(out / "records.jsonl", failure_record(*f))
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(results, tmp_path_factory) -> Path:
+    return build_report(load_records(results), tmp_path_factory.mktemp("report") / "r", source=str(results))
+
+
+class Rows(HTMLParser):
+    """Rows of the report's ``cases`` tables: data attributes and cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+        self.in_cases = False
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self.in_cases = a.get("class") == "cases"
+        elif tag == "tr" and self.in_cases and "data-adapter" in a:
+            self.rows.append({**a, "cells": []})
+        elif tag == "td" and self.in_cases and self.rows:
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self.cell is not None:
+            self.rows[-1]["cells"].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "table":
+            self.in_cases = False
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def case_rows(index: Path) -> list[dict]:
+    parser = Rows()
+    parser.feed(index.read_text())
+    return parser.rows
+
+
+def test_every_case_appears_with_its_value_or_status(results, report):
+    records = load_records(results)
+    rows = case_rows(report)
+    groups = case_groups(records)
+    assert len(rows) == len(groups) == len(records) - 1  # the two repeats share a row
+    by_key = {(r["data-adapter"], r["data-dataset"], int(r["data-scale"]), r["data-profile"], r["data-threads"]): r
+              for r in rows}
+    assert len(by_key) == len(rows)
+    for g in groups:
+        row = by_key[(g.adapter, g.dataset, g.scale, g.profile, g.threads)]
+        assert row["data-status"] == g.status
+        cells = row["cells"]
+        if g.status == "ok":
+            assert cells[2] == "ok"
+            # the median, and the min-max range when there are repeats
+            assert cells[3].startswith(fmt_rate(g.stats["rows_per_s"]["median"])), cells
+            assert cells[7].startswith(fmt_num(g.stats["loss"]["median"])), cells
+            if len(g.records) > 1:
+                assert fmt_rate(g.stats["rows_per_s"]["min"]) in cells[3] and "n=2" in cells[3]
+        else:
+            assert cells[2] == g.status
+            assert g.records[0].reason in cells[3]  # the reason is shown (unescaped text == original)
+    statuses = {r["data-status"] for r in rows}
+    assert statuses == {"ok", "timeout", "oom", "crashed", "error", "not-installed", "skipped"}
+
+
+def test_raw_data_published_next_to_index(results, report):
+    records = load_records(results)
+    keys = sorted((r.case.key(), r.status) for r in records)
+    raw = json.loads((report.parent / "results.json").read_text())
+    assert sorted((r["case_key"], r["status"]) for r in raw) == keys
+    # the JSON round-trips through the loader (a report can be rebuilt from its own raw data)
+    assert sorted((r.case.key(), r.status) for r in load_records(report.parent / "results.json")) == keys
+    with open(report.parent / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["case_key"], r["status"]) for r in rows) == keys
+    for r, rec in zip(sorted(rows, key=lambda r: r["case_key"]), sorted(records, key=lambda r: r.case.key())):
+        if rec.status == "ok":
+            assert float(r["rows_per_s"]) == pytest.approx(rec.rows_per_s)
+            assert r["adapter.version"] == rec.adapter_info["version"]
+        else:
+            assert r["reason"] == rec.reason
+    assert "case.adapter" in rows[0] and "machine.ram_bytes" in rows[0] and "git_commit" in rows[0]
+
+
+def test_strings_from_records_are_escaped(report):
+    text = report.read_text()
+    assert "<script" not in text.lower()  # the page has no script of its own, and none gets in
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+
+
+def test_plots_versions_machine_and_verdict_shown(results, report):
+    text = report.read_text()
+    plots = sorted(p.name for p in (report.parent / "plots").glob("*.png"))
+    for kind in ("throughput", "memory", "accuracy", "pareto", "learning"):
+        assert any(kind in p for p in plots), (kind, plots)
+    for p in plots:
+        assert f'src="plots/{p}"' in text
+        assert (report.parent / "plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    records = load_records(results)
+    ok = next(r for r in records if r.status == "ok")
+    machine = ok.provenance["machine"]
+    assert machine["cpu"] in text and f"{machine['cores_logical']} logical" in text
+    assert ok.adapter_info["version"] in text and f"<td>{ok.provenance['oocbench']}</td>" in text
+    assert (ok.provenance["git_commit"] or "git commit") in text  # None outside a git checkout
+    assert ok.adapter_info["api_path"] in text.replace("&#x27;", "'")
+    assert "thread mode 1" in text and "Verdict" in text and "best trade-off" in text
+    # the verdict names, at 6,000 rows, the faster of the two adapters that ran (computed from the records)
+    groups = [g for g in case_groups(records) if g.dataset == "synth-binary"]
+    v = next(v for v in verdicts(groups) if v.scale == 6000)
+    fastest = max((g for g in groups if g.scale == 6000 and g.ok), key=lambda g: g.median("rows_per_s"))
+    assert v.fastest is fastest and v.compared == 2
+    assert {g.status for g in v.failed} == {"timeout", "oom", "skipped"}
+
+
+def test_verdict_rules():
+    def ok(adapter: str, rate: float, mem: int, loss: float) -> CaseRecord:
+        r = CaseRecord(case=CaseSpec(adapter, "synth-binary", 1000), task="binary", rows=1000, rows_per_s=rate,
+                       metrics={"log_loss": loss})
+        r.timings.fit_s = 1000 / rate
+        r.memory.rss_fit_bytes = mem
+        return r
+
+    groups = case_groups([ok("a", 1e6, 5_000_000, 0.600), ok("b", 2e6, 9_000_000, 0.530),
+                          ok("c", 3e6, 1_000_000, 0.700), ok("d", 1e5, 2_000_000, 0.528)])
+    (v,) = verdicts(groups)
+    assert (v.fastest.adapter, v.leanest.adapter, v.most_accurate.adapter) == ("c", "c", "d")
+    assert v.trade_off.adapter == "b"  # within 1% of d's loss and faster than d
+
+
+def test_learning_curve_says_not_recorded_when_absent(results, tmp_path):
+    records = [r for r in load_records(results) if r.status != "ok"]
+    records += [r for r in load_records(results) if r.status == "ok"]
+    for r in records:
+        r.extra.pop("learning_curve", None)
+    index = build_report(records, tmp_path / "r")
+    assert "Prequential learning curves: not recorded." in index.read_text()
+    assert not list((tmp_path / "r" / "plots").glob("*learning*"))
+
+
+def test_load_records_from_tree_and_json(results, tmp_path):
+    nested = tmp_path / "asv" / "results" / "machine-a"
+    nested.mkdir(parents=True)
+    (nested / "records.jsonl").write_bytes((results / "records.jsonl").read_bytes())
+    assert len(load_records(tmp_path / "asv")) == len(load_records(results))
+    with pytest.raises(FileNotFoundError):
+        load_records(tmp_path / "nothing-here")
+
+
+def test_cli_report_prints_index_path(results, tmp_path):
+    out = oocbench_cli("report", "--results", str(results), "--out", str(tmp_path / "rep"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str((tmp_path / "rep" / "index.html").resolve())
+    assert (tmp_path / "rep" / "results.csv").exists()
+    missing = oocbench_cli("report", "--results", str(tmp_path / "none"), cwd=tmp_path)
+    assert missing.returncode == 1 and "no results" in missing.stderr
