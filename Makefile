@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[all,test]'
 	touch $@
 
+# the report is written even when the run reports a harness failure (the run's exit status is kept);
+# `oocbench report` prints the path of index.html last
 bench: $(STAMP)
-	$(BIN)/oocbench run --suite $(SUITE)
+	$(BIN)/oocbench run --suite $(SUITE); rc=$$?; $(BIN)/oocbench report || exit 1; exit $$rc
 
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure
 test: $(STAMP)
