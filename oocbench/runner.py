@@ -126,10 +126,11 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
                 break
             if elapsed > limits.timeout_s:
                 ended_by = _escalate(proc, limits.grace_s)
-                steps = {"SIGINT": "SIGINT", "SIGTERM": "SIGTERM (SIGINT ignored)",
-                         "SIGKILL": "SIGKILL (SIGINT and SIGTERM ignored)"}[ended_by]
+                # "still running", not "ignored": a case may handle SIGINT and still need long to exit
+                steps = {"SIGINT": "SIGINT", "SIGTERM": "SIGTERM (still running after SIGINT)",
+                         "SIGKILL": "SIGKILL (still running after SIGINT and SIGTERM)"}[ended_by]
                 fate = {"status": "timeout", "reason": f"no result after {limits.timeout_s:g} s; stopped by {steps}, "
-                                                       f"{limits.grace_s:g} s apart, whole process tree",
+                                                       f"signals {limits.grace_s:g} s apart, whole process tree",
                         "extra": {"stopped_by": ended_by}}
                 break
             time.sleep(limits.poll_s)
@@ -143,12 +144,25 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
         return fate, wall
     if out_path.exists():
         return json.loads(out_path.read_text()), wall
-    tail = log_path.read_text(errors="replace")[-2000:]
+    tail = _log_tail(log_path.read_text(errors="replace"))
     if proc.returncode < 0:
         name = signal.Signals(-proc.returncode).name
         return {"status": "crashed", "reason": f"killed by {name}", "traceback": tail,
                 "extra": {"signal": name}}, wall
     return {"status": "error", "reason": f"exited with code {proc.returncode} and no result", "traceback": tail}, wall
+
+
+def _log_tail(log: str, limit: int = 3000) -> str:
+    """The useful end of a dead child's output: faulthandler's report (where it crashed) if there is one.
+
+    faulthandler ends its report with a list of every loaded extension module (hundreds of names with numpy,
+    pandas, sklearn), which would push the stack out of a plain tail: that line is dropped.
+    """
+    start = log.rfind("Fatal Python error")
+    if start < 0:
+        return log[-limit:]
+    lines = [line for line in log[start:].splitlines() if not line.startswith("Extension modules:")]
+    return "\n".join(lines)[:limit]
 
 
 def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,

@@ -1,0 +1,85 @@
+"""Suites, the learning-curve helpers, repeat summaries and the process-tree measurements (real processes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+
+from oocbench.analysis import summarize, summary_cells
+from oocbench.case import checkpoints, tree_cpu, tree_rss, within_final
+from oocbench.records import CaseRecord, CaseSpec, Memory
+from oocbench.suites import SUITES, available_datasets, expand, get_suite
+
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+
+
+def test_suites_are_defined_in_one_place_and_quick_covers_two_datasets_two_scales():
+    quick = get_suite("quick")
+    assert quick.datasets == ("synth-binary", "synth-regression") and quick.scales == (10_000, 100_000)
+    assert quick.adapters == ()  # every installed adapter
+    assert set(SUITES) >= {"smoke", "quick", "default", "full"}
+    present, absent = available_datasets(quick)
+    assert present == ["synth-binary", "synth-regression"] and absent == []
+
+
+def test_expand_order_narrowing_and_repeats():
+    cases = expand(get_suite("quick"), ["sklearn.sgd", "x.y"], repeat=2)
+    assert len(cases) == 2 * 2 * 2 * 2
+    assert cases[0] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=0)
+    assert cases[1] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=1)
+    assert len({c.key() for c in cases}) == len(cases)  # the repeat is part of the identity
+    narrow = expand(get_suite("quick"), ["sklearn.sgd"], datasets=["synth-regression"], scales=[500])
+    assert narrow == [CaseSpec("sklearn.sgd", "synth-regression", 500)]
+
+
+def test_checkpoints_log_spaced_on_batch_boundaries():
+    assert checkpoints(10_000_000, 10_000)[:3] == [10_000, 20_000, 40_000]
+    cps = checkpoints(10_000_000, 10_000)
+    assert cps[-1] == 10_000_000 and cps == sorted(set(cps)) and len(cps) == 13  # 4 per decade, 10^4..10^7
+    assert all(c % 10_000 == 0 for c in cps)
+    assert checkpoints(2_000, 10_000) == [2_000]
+
+
+def test_within_final_uses_relative_tolerance_and_the_first_point():
+    pts = [{"rows": r, "fit_s": r / 10, "h": v} for r, v in ((1, 0.9), (2, 0.70), (4, 0.695), (8, 0.7))]
+    got = within_final(pts, "h")
+    assert got["rows"] == 2 and got["final"] == 0.7  # |0.70 - 0.7| <= 1%, the first such checkpoint
+    assert within_final([], "h") is None
+
+
+def _rec(adapter: str, repeat: int, status: str = "ok", rate: float | None = None, loss: float | None = None):
+    return CaseRecord(case=CaseSpec(adapter, "synth-binary", 1000, repeat=repeat), status=status, task="binary",
+                      rows_per_s=rate, metrics={"log_loss": loss} if loss else {},
+                      memory=Memory(rss_fit_bytes=1 << 20), reason="" if status == "ok" else "boom")
+
+
+def test_summary_cells_median_and_spread_over_repeats_and_mixed_status():
+    recs = [_rec("a", 0, rate=100.0, loss=0.5), _rec("a", 1, rate=300.0, loss=0.6), _rec("a", 2, rate=200.0, loss=0.7),
+            _rec("b", 0, "ok", 50.0, 0.4), _rec("b", 1, "timeout")]
+    cells = summary_cells(recs)
+    a = cells[("a", "synth-binary")][1000]
+    assert a["status"] == "ok" and a["rows_per_s"] == summarize([100.0, 300.0, 200.0])
+    assert a["rows_per_s"]["median"] == 200.0 and a["rows_per_s"]["spread"] == 1.0 and a["loss"]["median"] == 0.6
+    b = cells[("b", "synth-binary")][1000]
+    assert b["status"] == "1 ok, 1 timeout" and b["rows_per_s"]["n"] == 1 and b["reason"] == "boom"
+
+
+def test_tree_cpu_counts_live_and_reaped_children():
+    me = psutil.Process()
+    before = tree_cpu(me)
+    subprocess.run([sys.executable, "-c", BURN], check=True)  # reaped: only in children_user/system
+    after_reaped = tree_cpu(me)
+    assert after_reaped - before >= 0.5, after_reaped - before
+    live = subprocess.Popen([sys.executable, "-c", BURN + "\ntime.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and psutil.Process(live.pid).cpu_times().user < 0.5:
+            time.sleep(0.05)
+        assert tree_cpu(me) - after_reaped >= 0.5  # live: its own cpu_times
+        assert tree_rss(me) > me.memory_info().rss  # and its RSS is part of the tree's
+    finally:
+        live.kill()
+        live.wait()
