@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -64,7 +65,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, *, progress: bool | C
             return dest
         raise DatasetError(f"download of {url} failed: HTTP {exc.code} {exc.reason}; or put the file at {dest} "
                            "yourself") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise DatasetError(f"download of {url} failed ({exc}); no network? Put the file at {dest} yourself "
                            "and rerun") from None
     with response:
@@ -81,7 +82,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, *, progress: bool | C
                 while block := response.read(chunk):
                     fh.write(block)
                     advance(len(block))
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise DatasetError(f"download of {url} interrupted ({exc}); rerun to resume from "
                                f"{part.stat().st_size if part.exists() else 0} bytes") from None
         finally:

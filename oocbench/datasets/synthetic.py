@@ -226,7 +226,7 @@ CTR_CAT_MISSING = (0.0, 0.0, 0.0, 0.05, 0.0, 0.2, 0.0, 0.0, 0.1, 0.0)
 class SynthCTR(_Generator):
     """Click-through data shaped like Criteo's: integer counts and high-cardinality Zipf categoricals.
 
-    Columns ``I1..I{n_counts}`` are heavy-tailed counts (``floor(exp(N(mu_j, 1))) - 1``), each missing with
+    Columns ``I1..I{n_counts}`` are heavy-tailed counts (``floor(exp(N(mu_j, 1)))``, >= 0), each missing with
     its own probability (up to 40%); ``C1..C10`` are categorical ids ``0..K-1`` drawn from a Zipf law
     (``P(v) ~ (v + 1) ** -zipf_a``) with cardinalities from 3 to 10^5, some missing. The label is
     Bernoulli(``expit(b + sum_j w_j log1p(I_j) + sum_c e_c[C_c])``): a missing count contributes 0, a missing
@@ -310,7 +310,7 @@ class SynthCTR(_Generator):
     def table(self, seed: int, split: int, k: int, rows: int, truth: dict[str, Any], labels: bool = True) -> pa.Table:
         rng = np.random.default_rng([seed, split, k])
         n_c, n_k = self.n_counts, len(self.cardinalities)
-        counts = np.floor(np.exp(rng.normal(np.asarray(truth["count_mu"]), 1.0, (rows, n_c)))) - 1.0
+        counts = np.floor(np.exp(rng.normal(np.asarray(truth["count_mu"]), 1.0, (rows, n_c))))
         counts_missing = rng.random((rows, n_c)) < np.asarray(truth["count_missing"])
         u = rng.random((rows, n_k))
         cat_missing = rng.random((rows, n_k)) < np.asarray(self.cat_missing)
