@@ -343,7 +343,8 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
             out["extra"]["within_1pct_of_final"] = within_final(points, "holdout_" + name)
         else:
             out["extra"]["learning_curve_missing"] = (
-                f"{cls.__name__} overrides fit() with its own reader, which oocbench cannot step batch by batch; "
+                f"{cls.__name__} overrides fit() (its own reader, or a full-batch fit), which oocbench cannot step "
+                "batch by batch; "
                 "no prequential curve without a checkpoint hook")
 
         weights = adapter.explain()
