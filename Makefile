@@ -5,7 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.oocbench-installed
 SUITE  ?= quick
 
-.PHONY: bench test lint venv clean
+.PHONY: bench test lint venv clean asv
+
+# asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html
+ASV_PROFILE ?= quick
 
 venv: $(STAMP)
 
@@ -25,6 +28,14 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check oocbench tests benchmarks
 	$(BIN)/python -m pytest
+
+# `existing` environments save results only with an explicit commit (HEAD; a dirty tree is marked in the
+# records' provenance); `asv machine --yes` records this machine once in ~/.asv-machine.json
+asv: $(STAMP)
+	$(BIN)/asv machine --yes
+	OOCBENCH_ASV_PROFILE=$(ASV_PROFILE) $(BIN)/asv run --environment existing:$(CURDIR)/$(BIN)/python \
+		--set-commit-hash $$(git rev-parse HEAD)
+	$(BIN)/asv publish
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
