@@ -73,6 +73,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from oocbench import datasets
 
+    if args.from_file:  # a user's CSV / Parquet: registered under file-<name> for later `run --dataset`
+        from oocbench.datasets.bundled import FileSource
+
+        if not args.target:
+            err.print("oocbench generate: --from-file needs --target COLUMN")
+            return 2
+        src = FileSource(args.from_file, args.target)
+        src.remember(args.out)
+        datasets.register(src)
+        args.dataset = src.name
+    elif not args.dataset:
+        err.print("oocbench generate: give a dataset name, or --from-file PATH --target COLUMN; valid datasets: "
+                  + ", ".join(datasets.dataset_names()))
+        return 2
     datasets.get_generator(args.dataset)
     rows = config.parse_scale(args.scale)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
@@ -85,6 +99,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
                   f"-> {ds.root}")
     if ds.manifest.optimum:
         console.print("known optimum on the holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in ds.manifest.optimum.items()))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from oocbench.datasets.catalog import catalog
+
+    table = Table(title=f"datasets (data directory: {args.out or config.data_dir()})")
+    for col in ("name", "task", "kind", "tiers", "on disk (seed: rows, bytes)", "known optimum (largest on disk)"):
+        table.add_column(col)
+    for row in catalog(args.out):
+        disk = [d for d in row["on_disk"] if "error" not in d]
+        here = ", ".join(f"{d['seed']}: {d['rows']:,} ({_fmt_bytes(d['bytes'])})" for d in disk) or "-"
+        here += "".join(f"\n[red]broken: {d['path']}[/]" for d in row["on_disk"] if "error" in d)
+        best = disk[-1]["optimum"] if disk else {}
+        table.add_row(row["name"], row["task"], row["kind"], ",".join(row["tiers"]), here,
+                      ", ".join(f"{k} {v:.4f}" for k, v in best.items()) or "-")
+    console.print(table)
     return 0
 
 
@@ -217,11 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="adapters (with install status), datasets and scales").set_defaults(func=cmd_list)
 
     g = sub.add_parser("generate", help="write a dataset at a scale (Parquet shards + manifest)")
-    g.add_argument("dataset")
+    g.add_argument("dataset", nargs="?", help="dataset name (see `oocbench datasets`)")
     g.add_argument("--scale", required=True, help="row count or tier (xs, s, m, l, xl, xxl)")
+    g.add_argument("--from-file", type=Path, default=None, help="your own CSV (.gz) or Parquet file")
+    g.add_argument("--target", default=None, help="with --from-file: the label column")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", type=Path, default=None, help="data directory (default $OOCBENCH_DATA_DIR or ./data)")
     g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("datasets", help="datasets: task, tiers, what is on disk (rows, bytes), known optimum")
+    d.add_argument("--out", type=Path, default=None, help="data directory (default $OOCBENCH_DATA_DIR or ./data)")
+    d.set_defaults(func=cmd_datasets)
 
     r = sub.add_parser("run", help="run one case, or a suite, each in a fresh process; append records")
     r.add_argument("--suite", help="smoke, quick, default or full (see oocbench/suites.py)")

@@ -28,7 +28,7 @@ from oocbench.datasets.synthetic import (
 )
 
 __all__ = ["BLOCK_ROWS", "HOLDOUT", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS", "Manifest",
-           "ShardedDataset", "UnknownDatasetError", "dataset_names", "dataset_root", "generate", "get_generator",
+           "ShardedDataset", "UnknownDatasetError", "dataset_names", "register", "dataset_root", "generate", "get_generator",
            "load"]
 
 #: every dataset by name; synthetic ones first (tests pick the first one of each task)
@@ -48,6 +48,11 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0])
 
 
+def register(source) -> None:
+    """Make ``source`` (e.g. a :class:`~oocbench.datasets.bundled.FileSource`) loadable by name in this process."""
+    GENERATORS[source.name] = source
+
+
 def dataset_names() -> list[str]:
     return sorted(GENERATORS)
 
@@ -56,6 +61,10 @@ def get_generator(name: str):
     try:
         return GENERATORS[name]
     except KeyError:
+        from oocbench.datasets.bundled import remembered_file
+
+        if (src := remembered_file(name)) is not None:  # a user's file, registered by generate --from-file
+            return src
         raise UnknownDatasetError(f"unknown dataset {name!r}; valid datasets: {', '.join(dataset_names())}") from None
 
 

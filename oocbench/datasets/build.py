@@ -71,8 +71,12 @@ def write_shard(gen, directory: Path, i: int, rows: int, rows_per_shard: int, se
             if progress is not None:
                 progress(hi - lo)
 
+    from threadpoolctl import threadpool_limits
+
     path = Path(directory) / shard_name(i)
-    n, stats = write_parquet(path, tables(), gen.schema, _compression(gen), _numeric(gen))
+    # one BLAS thread per generating process: the processes already use the cores, more threads only contend
+    with threadpool_limits(1):
+        n, stats = write_parquet(path, tables(), gen.schema, _compression(gen), _numeric(gen))
     return finished_shard(path, n, stats, plan)
 
 

