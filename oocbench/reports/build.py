@@ -102,13 +102,16 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
         curve = P.learning_curve_plot(sgroups, styles, out, stem, title, task)
         if curve is not None:
             body.append(H.figure(curve))
-        missing = sorted({f"{r.case.adapter}: {r.extra['learning_curve_missing']}" for r in recs
-                          if r.status == "ok" and r.extra.get("learning_curve_missing")})
+        missing: dict[str, str] = {}  # adapter -> why it has no curve (first reason recorded)
+        for r in recs:
+            if r.status == "ok" and r.extra.get("learning_curve_missing"):
+                missing.setdefault(r.case.adapter, str(r.extra["learning_curve_missing"]))
+        why = "".join(f"<li><b>{H.esc(a)}</b>: {H.esc(m)}</li>" for a, m in sorted(missing.items()))
         if curve is None:
             body.append(H.not_recorded("Prequential learning curves",
-                                       " ".join(missing) or "no record here has extra['learning_curve']."))
-        elif missing:
-            body.append(f"<p class='small muted'>No curve for {H.esc(' '.join(missing))}</p>")
+                                       "" if why else "no record here has extra['learning_curve']."))
+        if why:
+            body.append(f"<div class='small muted'>No learning curve recorded for:<ul>{why}</ul></div>")
         body.append(H.figure(P.pareto_plot(sgroups, styles, out, stem, title, task)))
         body.append("<h3>Every case</h3>" + H.cases_table(sgroups, task))
         section_html.append("".join(body))

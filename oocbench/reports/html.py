@@ -25,7 +25,8 @@ h1{font-size:24px;margin:8px 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bo
 h3{font-size:15px;margin:20px 0 6px}
 nav a{margin-right:14px}.muted{color:#666}.small{font-size:12px}
 table{border-collapse:collapse;margin:6px 0 14px;background:#fff;font-size:13px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table.adapters{width:100%}table.adapters td:nth-child(6){max-width:420px}
 th{background:#f0f0f0;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .range{color:#777;font-size:11px;display:block}
 .status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}

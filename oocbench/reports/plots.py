@@ -29,7 +29,8 @@ from oocbench.reports.verdict import pareto_front
 # adapter names come from third parties: never let a "$" turn a legend into mathtext
 RC = {"text.parse_math": False, "font.size": 9, "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3,
       "legend.fontsize": 8, "figure.dpi": 100, "savefig.dpi": 100}
-PALETTE = [matplotlib.colormaps["tab10"](i) for i in range(10)]
+# 18 distinguishable colours (tab10, then Dark2): a suite of 11+ adapters still gets one colour each
+PALETTE = [matplotlib.colormaps["tab10"](i) for i in range(10)] + [matplotlib.colormaps["Dark2"](i) for i in range(8)]
 MARKERS = ["o", "s", "^", "D", "v", "P", "*", "X", "<", ">"]
 FAIL_MARK = dict(marker="x", markersize=9, markeredgewidth=2.2, linestyle="none")
 
@@ -192,14 +193,16 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
     ]
     failed = [g for g in groups if not g.ok]
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(12.0, 4.0))
+        fig = Figure(figsize=(10.0, 4.0))
         axes = fig.subplots(1, 2, sharey=True)
-        for ax, (name, label, getter, _covers) in zip(axes, panels):
-            slopes = scaling_by_adapter(records, memory=getter)
-            labels = {}
-            for (adapter, *_), slope in slopes.items():
-                labels[adapter] = f"{adapter} (exponent {slope:.2f})" if slope is not None else \
-                    f"{adapter} (exponent n/a: one scale)"
+        zeros: list[Line2D] = []
+        # one legend for both panels, each adapter's two exponents in its label
+        exps: dict[str, list[str]] = {}
+        for short, (_name, _label, getter, _covers) in zip(("RSS", "heap"), panels):
+            for (adapter, *_), slope in scaling_by_adapter(records, memory=getter).items():
+                exps.setdefault(adapter, []).append(f"{short} {slope:.2f}" if slope is not None else f"{short} n/a")
+        labels = {a: f"{a} (exponent {', '.join(e)})" for a, e in exps.items()}
+        for ax, (name, label, _getter, _covers) in zip(axes, panels):
             zero = _series(ax, groups, name, styles, labels)
             zero = [g for g in zero if g.stats[name]["median"] is not None]  # measured 0: below resolution
             trans = ax.get_xaxis_transform()
@@ -214,11 +217,16 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
             ax.set_title(label)
             if not any(g.stats[name]["median"] for g in groups):
                 _empty(ax, "not measured" + (" (runs used --no-memray)" if name == "heap_peak" else ""))
-            extra = [_fail_handle()] if failed else []
             if zero:
-                extra.append(Line2D([], [], marker="v", color="0.25", linestyle="none",
+                zeros.append(Line2D([], [], marker="v", color="0.25", linestyle="none",
                                     label="measured 0 B (not drawable on a log axis)"))
-            ax.legend(*_merge(ax, extra), loc="upper left", fontsize=7)
+        handles: dict[str, Any] = {}
+        for ax in axes:  # an adapter drawn only on one panel still gets its entry
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        extra = ([_fail_handle()] if failed else []) + zeros[:1]
+        fig.legend(list(handles.values()) + extra, list(handles) + [h.get_label() for h in extra],
+                   loc="upper left", bbox_to_anchor=(1.0, 0.9))
         for i, ax in enumerate(axes):  # after both panels: they share the y axis, pad it once
             _fail_marks(ax, failed, styles, pad=i == 0)
         axes[0].set_ylabel("peak memory of fit (bytes, log scale)")
@@ -228,11 +236,6 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
                "log(memory) against log(rows) - about 0 means memory stays flat as data grows (out-of-core), "
                "about 1 means the data is held in memory. The dotted red line is the machine's RAM.")
     return Plot(rel, "Peak memory vs rows", f"peak memory of fit against training rows, {title}", caption)
-
-
-def _merge(ax: Axes, extra: list[Line2D]) -> tuple[list, list]:
-    handles, labels = ax.get_legend_handles_labels()
-    return handles + extra, labels + [h.get_label() for h in extra]
 
 
 def accuracy_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict[str, Style], out_dir: Path,
@@ -304,7 +307,7 @@ def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_d
         return None
     holdout_rows = sorted({c.get("holdout_rows") for _, c in curves.values() if isinstance(c, dict)} - {None})
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(12.0, 4.0))
+        fig = Figure(figsize=(10.0, 4.0))
         axes = fig.subplots(1, 2, sharey=True)
         panels = [("prequential_" + key, f"prequential {label} (next batch, scored before it is learnt)"),
                   ("holdout_" + key, f"{label} on a fixed holdout subset"
@@ -324,10 +327,13 @@ def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_d
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("rows learnt so far (log scale)")
             ax.set_title(panel_title)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(loc="upper right")
-            else:
+            if not ax.get_legend_handles_labels()[0]:
                 _empty(ax, "not recorded")
+        handles: dict[str, Any] = {}
+        for ax in axes:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.9))
         axes[0].set_ylabel(f"{label} (lower is better)")
         fig.suptitle(f"Learning curves: {title}", fontsize=10)
         rel = _save(fig, out_dir, f"{stem}-learning")
