@@ -1,7 +1,9 @@
 """The comparison report: a static site (HTML + PNG, no script, no network) with the raw records beside it.
 
->>> from oocbench.reports import build_report, load_records  # doctest: +SKIP
->>> index = build_report(load_records("results"), "reports/quick")  # doctest: +SKIP
+Usage (what ``oocbench report`` does)::
+
+    from oocbench.reports import build_report, load_records
+    index = build_report(load_records("results"), "reports/quick")
 """
 
 from oocbench.reports.build import build_report
