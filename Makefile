@@ -9,6 +9,7 @@ SUITE  ?= quick
 
 # asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html
 ASV_PROFILE ?= quick
+ASV_ARGS    ?=
 
 venv: $(STAMP)
 
@@ -34,7 +35,7 @@ test: $(STAMP)
 asv: $(STAMP)
 	$(BIN)/asv machine --yes
 	OOCBENCH_ASV_PROFILE=$(ASV_PROFILE) $(BIN)/asv run --environment existing:$(CURDIR)/$(BIN)/python \
-		--set-commit-hash $$(git rev-parse HEAD)
+		--set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS)
 	$(BIN)/asv publish
 
 lint: $(STAMP)
