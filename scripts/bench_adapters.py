@@ -72,7 +72,7 @@ def _river_many(a: Any, batches: Batches) -> None:
 
     names = [f"f{j}" for j in range(a.n_features)]
     for X, y in batches:
-        a.model.learn_many(pd.DataFrame(X, columns=names), pd.Series(y > 0.5))
+        a.model.learn_many(pd.DataFrame(X, columns=names, copy=False), pd.Series(y > 0.5))
 
 
 def _vw(a: Any, batches: Batches) -> None:
