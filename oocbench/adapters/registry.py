@@ -24,6 +24,10 @@ BUILTIN: dict[str, str] = {
     "river.linear": "oocbench.adapters.river:Linear",
     "river.linear-many": "oocbench.adapters.river:LinearMany",
     "river.hoeffding-tree": "oocbench.adapters.river:HoeffdingTree",
+    "dask-ml.incremental": "oocbench.adapters.dask_ml:Incremental",
+    "dask-ml.glm": "oocbench.adapters.dask_ml:GLM",
+    "tf.linear": "oocbench.adapters.tensorflow:Linear",
+    "tf.mlp": "oocbench.adapters.tensorflow:MLP",
 }
 
 
