@@ -16,9 +16,13 @@ SCALES: dict[str, int] = {
 }
 
 
-def data_dir() -> Path:
-    """Root of generated / converted datasets (``$OOCBENCH_DATA_DIR``, default ``./data``)."""
-    return Path(os.environ.get("OOCBENCH_DATA_DIR", "data"))
+def data_dir() -> Path | str:
+    """Root of generated / converted datasets (``$OOCBENCH_DATA_DIR``, default ``./data``).
+
+    A URL (``s3://bucket/prefix``) is returned as the string: ``Path`` would fold its ``//``.
+    """
+    value = os.environ.get("OOCBENCH_DATA_DIR", "data")
+    return value if "://" in value else Path(value)
 
 
 def results_dir() -> Path:

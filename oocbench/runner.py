@@ -166,7 +166,7 @@ def _log_tail(log: str, limit: int = 3000) -> str:
 
 
 def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
-             data_base: Path | None = None) -> CaseRecord:
+             data_base: Path | str | None = None) -> CaseRecord:
     """Run one case in isolation and return its record (never raises for a backend's failure)."""
     limits = limits or Limits()
     started = _now()
@@ -183,7 +183,8 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
     if reason := entry.cls.skip(gen.task):
         return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
-    payload = {"case": {**record.to_dict()["case"]}, "data_root": str(dataset.root), "mode": "timed"}
+    # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment
+    payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
         result, wall = run_child(payload, limits, Path(tmp))
         if result.get("status") == "ok" and memray:

@@ -26,6 +26,7 @@ from oocbench.datasets.synthetic import (
     SynthDrift,
     SynthRegression,
 )
+from oocbench.storage import Location, is_url, resolve
 
 __all__ = ["BLOCK_ROWS", "HOLDOUT", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS", "Manifest",
            "ShardedDataset", "UnknownDatasetError", "dataset_names", "register", "dataset_root", "generate", "get_generator",
@@ -68,11 +69,20 @@ def get_generator(name: str):
         raise UnknownDatasetError(f"unknown dataset {name!r}; valid datasets: {', '.join(dataset_names())}") from None
 
 
-def dataset_root(name: str, rows: int, seed: int = 0, base: Path | None = None) -> Path:
-    return Path(base or config.data_dir()) / name / f"seed-{seed}" / f"rows-{rows}"
+def dataset_root(name: str, rows: int, seed: int = 0, base: Path | str | Location | None = None
+                 ) -> Path | Location:
+    """``BASE/name/seed-S/rows-N``: a :class:`~pathlib.Path` for a local base, a :class:`Location` for a URL.
+
+    ``base`` defaults to ``$OOCBENCH_DATA_DIR`` (or ``./data``); ``s3://bucket/prefix`` works wherever a
+    directory does.
+    """
+    base = base or config.data_dir()
+    if is_url(base):
+        return resolve(base) / name / f"seed-{seed}" / f"rows-{rows}"
+    return Path(base) / name / f"seed-{seed}" / f"rows-{rows}"
 
 
-def generate(name: str, rows: int, seed: int = 0, base: Path | None = None, rows_per_shard: int = 1 << 20,
+def generate(name: str, rows: int, seed: int = 0, base: Path | str | Location | None = None, rows_per_shard: int = 1 << 20,
              progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
     """Write ``name`` at ``rows`` rows (shard by shard, never all in memory) and return its reader.
 
@@ -86,7 +96,8 @@ def generate(name: str, rows: int, seed: int = 0, base: Path | None = None, rows
     return build_synthetic(src, root, rows, seed, rows_per_shard, progress, workers)
 
 
-def load(name: str, rows: int, seed: int = 0, base: Path | None = None, create: bool = True) -> ShardedDataset:
+def load(name: str, rows: int, seed: int = 0, base: Path | str | Location | None = None,
+         create: bool = True) -> ShardedDataset:
     """Open ``name`` at ``rows`` rows, generating it first if it is not on disk (and ``create``)."""
     get_generator(name)
     root = dataset_root(name, rows, seed, base)

@@ -33,6 +33,7 @@ from oocbench.datasets.shards import (
 )
 from oocbench.datasets.synthetic import BLOCK_ROWS, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
+from oocbench.storage import Location, resolve, write_via_buffer
 
 #: keys of ``truth`` kept out of the manifest (derived, or stored in truth.npz)
 PRIVATE_TRUTH = ("chol", "effects")
@@ -58,7 +59,7 @@ def _numeric(gen) -> list[tuple[str, str]]:
     return [(c, gen.columns.get(c, "numeric")) for c in gen.features if gen.columns.get(c, "numeric") in NUMERIC_KINDS]
 
 
-def write_shard(gen, directory: Path, i: int, rows: int, rows_per_shard: int, seed: int, truth: dict[str, Any],
+def write_shard(gen, directory: Path | Location, i: int, rows: int, rows_per_shard: int, seed: int, truth: dict[str, Any],
                 plan: str, progress: Callable[[int], None] | None = None) -> ShardInfo:
     """Generate and write shard ``i`` (runs in a worker process or in-process)."""
     start, end = i * rows_per_shard, min((i + 1) * rows_per_shard, rows)
@@ -73,7 +74,7 @@ def write_shard(gen, directory: Path, i: int, rows: int, rows_per_shard: int, se
 
     from threadpoolctl import threadpool_limits
 
-    path = Path(directory) / shard_name(i)
+    path = resolve(directory) / shard_name(i)
     # one BLAS thread per generating process: the processes already use the cores, more threads only contend
     with threadpool_limits(1):
         n, stats = write_parquet(path, tables(), gen.schema, _compression(gen), _numeric(gen))
@@ -86,7 +87,7 @@ def holdout_table(gen, seed: int, truth: dict[str, Any]) -> pa.Table:
                              for k in range(math.ceil(n / BLOCK_ROWS))])
 
 
-def build_synthetic(gen, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
+def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
                     progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
     """Write ``gen`` at ``rows`` rows into ``root``; a rerun after a kill keeps the shards already finished."""
     if rows < 1:
@@ -120,7 +121,8 @@ def build_synthetic(gen, root: Path, rows: int, seed: int = 0, rows_per_shard: i
         write_parquet(part.path / HOLDOUT, [hold], gen.schema, _compression(gen))
         arrays = gen.truth_arrays(truth)
         if arrays:
-            np.savez_compressed(part.path / truth.get("effects_file", "truth.npz"), **arrays)
+            write_via_buffer(part.path / truth.get("effects_file", "truth.npz"),
+                             lambda fh: np.savez_compressed(fh, **arrays))
         manifest = Manifest(
             name=gen.name, task=gen.task, rows=rows, seed=seed, features=gen.features, target=gen.target,
             shards=[info for info in infos if info is not None],

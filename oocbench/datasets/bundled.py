@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from oocbench import config
 from oocbench.datasets.public import convert
 from oocbench.datasets.shards import DatasetError, ShardedDataset
+from oocbench.storage import resolve
 
 
 @dataclass
@@ -176,16 +177,17 @@ class FileSource:
                      source={"kind": "file", "path": str(self.path.resolve()), "target": self.target}, seed=seed)
         return ds
 
-    def remember(self, base: Path | None = None) -> None:
-        d = Path(base or config.data_dir()) / self.name
-        d.mkdir(parents=True, exist_ok=True)
+    def remember(self, base: Path | str | None = None) -> None:
+        d = resolve(base or config.data_dir()) / self.name
         (d / "source.json").write_text(json.dumps({"path": str(self.path.resolve()), "target": self.target}))
 
 
-def remembered_file(name: str, base: Path | None = None) -> FileSource | None:
+def remembered_file(name: str, base: Path | str | None = None) -> FileSource | None:
     """The user file registered earlier under ``name`` (by ``oocbench generate --from-file``), if any."""
-    p = Path(base or config.data_dir()) / name / "source.json"
-    if not name.startswith("file-") or not p.exists():
+    if not name.startswith("file-"):
+        return None
+    p = resolve(base or config.data_dir()) / name / "source.json"
+    if not p.is_file():
         return None
     try:
         raw = json.loads(p.read_text())

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from oocbench import config
 from oocbench.datasets.shards import MANIFEST, DatasetError, Manifest
+from oocbench.storage import resolve
+
+_INSTANCE = re.compile(rf"/seed-[^/]+/rows-[^/]+/{re.escape(MANIFEST)}$")
 
 
-def on_disk(name: str, base: Path | None = None) -> list[dict[str, Any]]:
-    """Complete instances of ``name`` under the data directory: seed, rows, bytes, optimum, path."""
+def on_disk(name: str, base: Path | str | None = None) -> list[dict[str, Any]]:
+    """Complete instances of ``name`` under the data directory (or URL): seed, rows, bytes, optimum, path."""
     out = []
-    for man_path in sorted((Path(base or config.data_dir()) / name).glob(f"seed-*/rows-*/{MANIFEST}")):
+    # one recursive listing (cheap on object stores, where there are no directories to glob)
+    found = [p for p in (resolve(base or config.data_dir()) / name).walk_files() if _INSTANCE.search(p.path)]
+    for man_path in sorted(found, key=lambda p: p.path):
         try:
             m = Manifest.load(man_path)
         except DatasetError as exc:

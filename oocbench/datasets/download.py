@@ -24,8 +24,12 @@ class ChecksumError(DatasetError):
 
 
 def cache_dir() -> Path:
-    """Where source files are kept: ``$OOCBENCH_CACHE_DIR``, else ``<data dir>/_cache``."""
-    return Path(os.environ.get("OOCBENCH_CACHE_DIR") or config.data_dir() / "_cache")
+    """Where source files are kept: ``$OOCBENCH_CACHE_DIR``, else ``<data dir>/_cache`` (a local data dir) or
+    ``~/.cache/oocbench`` (data in object storage: downloads are converted from a local file)."""
+    if env := os.environ.get("OOCBENCH_CACHE_DIR"):
+        return Path(env)
+    base = config.data_dir()
+    return Path.home() / ".cache" / "oocbench" if isinstance(base, str) else base / "_cache"
 
 
 def _bar(total: int | None, description: str) -> tuple[Callable[[int], None], Callable[[], None]]:

@@ -6,8 +6,12 @@ Layout of one dataset instance (one name, seed and row count)::
     <root>/train-00000.parquet  # training rows in stream order, shard after shard
     <root>/holdout.parquet      # the fixed holdout set, the same at every scale
 
-A dataset is written into ``<root>.partial`` and renamed to ``<root>`` when complete, so an interrupted
-writer never leaves a directory that reads as complete. Each finished shard gets a small ``.done`` sidecar in
+``<root>`` is a local path or a URL (``s3://bucket/prefix``): every file goes through one
+:class:`oocbench.storage.Location` (a pyarrow filesystem and a path), so the same code writes and streams both.
+On a local filesystem a dataset is written into ``<root>.partial`` and renamed to ``<root>`` when complete. On
+object storage there is no atomic rename: the dataset is written in place and the manifest, written last (after
+every shard is uploaded and the bookkeeping files are deleted), is the completeness marker; a rewrite deletes
+an old manifest first. Either way an interrupted writer never leaves something that reads as complete. Each finished shard gets a small ``.done`` sidecar in
 ``<root>.partial``; a rerun of the same plan (same source, seed, rows, sharding) keeps those shards and writes
 only the rest, a different plan starts over. A ``.lock`` file holding the writer's pid stops two writers.
 
@@ -21,7 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +34,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from oocbench.storage import Location, resolve, to_str
 
 FORMAT = "oocbench-shards"
 FORMAT_VERSION = 1
@@ -89,9 +95,12 @@ class Manifest:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def load(cls, path: Path) -> Manifest:
+    def load(cls, path: Path | str | Location) -> Manifest:
         try:
-            raw = json.loads(Path(path).read_text())
+            loc = resolve(path)
+            if not loc.is_file():  # object stores raise a generic OSError for a missing key: ask first
+                raise FileNotFoundError(str(loc))
+            raw = json.loads(loc.read_text())
             if not isinstance(raw, dict) or raw.get("format") != FORMAT:
                 fmt = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
                 raise DatasetError(f"{path}: not an oocbench manifest (format={fmt!r}); delete the directory "
@@ -114,8 +123,14 @@ class Manifest:
                                "and regenerate") from None
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+def sha256_file(path: Path | str | Location, chunk: int = 1 << 22) -> str:
+    """sha256 of a local file or of any :class:`~oocbench.storage.Location` (streamed, constant memory)."""
     digest = hashlib.sha256()
+    if isinstance(path, Location):
+        with path.fs.open_input_stream(path.path) as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+        return digest.hexdigest()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
@@ -177,7 +192,7 @@ def merge_stats(a: dict[str, list[float]] | None, b: dict[str, list[float]]) -> 
     return out
 
 
-def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, compression: str,
+def write_parquet(path: Path | str | Location, tables: Iterable[pa.Table], schema: pa.Schema, compression: str,
                   numeric: list[tuple[str, str]] | None = None) -> tuple[int, dict[str, list[float]] | None]:
     """Write ``tables`` as one Parquet file in row groups of :data:`ROW_GROUP_ROWS`; return rows and stats.
 
@@ -186,8 +201,10 @@ def write_parquet(path: Path, tables: Iterable[pa.Table], schema: pa.Schema, com
     """
     dict_cols = [f.name for f in schema if not pa.types.is_floating(f.type)]
     rows, stats, pending, pending_rows = 0, None, [], 0
-    with pq.ParquetWriter(path, schema, compression=compression, use_dictionary=dict_cols or False,
-                          write_statistics=False) as writer:
+    # an output stream of the location's filesystem: a local file, or a streaming multipart upload on S3
+    with resolve(path).open_output() as sink, pq.ParquetWriter(
+            sink, schema, compression=compression, use_dictionary=dict_cols or False,
+            write_statistics=False) as writer:
         def flush(final: bool) -> None:
             # write whole row groups; keep the remainder for the next one unless this is the end
             nonlocal pending, pending_rows, stats
@@ -217,10 +234,12 @@ def shard_name(i: int) -> str:
     return f"train-{i:05d}.parquet"
 
 
-def finished_shard(path: Path, rows: int, stats: dict[str, list[float]] | None, plan: str) -> ShardInfo:
+def finished_shard(path: Path | str | Location, rows: int, stats: dict[str, list[float]] | None,
+                   plan: str) -> ShardInfo:
     """Hash a just-written shard and leave the ``.done`` sidecar that lets a rerun keep it."""
-    info = ShardInfo(path=path.name, rows=rows, bytes=path.stat().st_size, sha256=sha256_file(path), stats=stats)
-    path.with_name(path.name + ".done").write_text(json.dumps({"plan": plan, **asdict(info)}))
+    loc = resolve(path)
+    info = ShardInfo(path=loc.name, rows=rows, bytes=loc.size(), sha256=sha256_file(loc), stats=stats)
+    loc.with_name(loc.name + ".done").write_text(json.dumps({"plan": plan, **asdict(info)}))
     return info
 
 
@@ -234,29 +253,44 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class PartialDir:
-    """``<root>.partial``: where a dataset is written; resumable for the same ``plan``, locked by pid."""
+def _lock_text() -> str:
+    return f"{os.getpid()} {socket.gethostname()}"
 
-    def __init__(self, root: Path, plan: str) -> None:
-        self.root, self.plan = Path(root), plan
-        self.path = self.root.with_name(self.root.name + ".partial")
+
+class PartialDir:
+    """Where a dataset is written; resumable for the same ``plan``, locked by pid (and host).
+
+    Local: ``<root>.partial``, renamed to ``<root>`` by :meth:`commit`. Object storage: ``<root>`` itself,
+    complete once :meth:`commit` has written the manifest (see the module docstring).
+    """
+
+    def __init__(self, root: Path | str | Location, plan: str) -> None:
+        self.root, self.plan = resolve(root), plan
+        self.path = self.root.with_name(self.root.name + ".partial") if self.root.local else self.root
         self.lock = self.path / ".lock"
 
     def __enter__(self) -> PartialDir:
-        if self.lock.exists():
+        if self.lock.is_file():
             try:
-                pid = int(self.lock.read_text().strip() or 0)
+                pid_text, _, host = (self.lock.read_text().strip() + " ").partition(" ")
+                pid, host = int(pid_text or 0), host.strip()
             except (OSError, ValueError):
-                pid = 0
+                pid, host = 0, ""
+            if host and host != socket.gethostname():  # another machine's pid cannot be checked from here
+                raise DatasetError(f"{self.path}: being written by process {pid} on {host}; wait for it, or if "
+                                   f"no writer runs, delete {self.lock} and rerun")
             if pid and pid != os.getpid() and _pid_alive(pid):
                 raise DatasetError(f"{self.path}: being written by process {pid}; wait for it, or stop it and "
                                    "rerun (finished shards are kept)")
         plan_file = self.path / "plan.json"
-        if self.path.exists() and (not plan_file.exists() or plan_file.read_text() != self.plan):
-            shutil.rmtree(self.path)  # another plan (or an old layout): redo from scratch
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and (not plan_file.is_file() or plan_file.read_text() != self.plan):
+            # another plan, an old layout, or (object storage) a complete dataset being rewritten: redo from
+            # scratch, the manifest first so nothing reads as complete while the rest is deleted
+            (self.path / MANIFEST).unlink(missing_ok=True)
+            self.path.rmtree()
+        self.path.mkdir()
         plan_file.write_text(self.plan)
-        self.lock.write_text(str(os.getpid()))
+        self.lock.write_text(_lock_text())
         return self
 
     def done(self, i: int) -> ShardInfo | None:
@@ -267,22 +301,24 @@ class PartialDir:
             if raw.pop("plan") != self.plan:
                 return None
             info = ShardInfo(**raw)
-            if (self.path / info.path).stat().st_size == info.bytes:
+            if (self.path / info.path).size() == info.bytes:
                 return info
         except (OSError, ValueError, TypeError, KeyError):
             pass
         return None
 
     def commit(self, manifest: Manifest) -> None:
-        """Write the manifest, drop the bookkeeping files and rename into place."""
-        for p in self.path.glob("*.done"):
-            p.unlink()
+        """Drop the bookkeeping files, write the manifest (last on object storage), rename into place (local)."""
+        for p in list(self.path.iterdir()):
+            if p.name.endswith(".done"):
+                p.unlink(missing_ok=True)
         (self.path / "plan.json").unlink(missing_ok=True)
-        (self.path / MANIFEST).write_text(manifest.to_json())
         self.lock.unlink(missing_ok=True)
-        if self.root.exists():  # a stale or concurrent copy: ours is complete, replace it
-            shutil.rmtree(self.root)
-        os.replace(self.path, self.root)
+        (self.path / MANIFEST).write_text(manifest.to_json())
+        if self.root.local:
+            if self.root.exists():  # a stale or concurrent copy: ours is complete, replace it
+                self.root.rmtree()
+            self.path.replace(self.root)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # on failure keep finished shards for a resume, but release the lock
@@ -298,10 +334,11 @@ class DatasetWriter:
     the directory appears under its final name only after :meth:`finish`. A rerun redoes everything.
     """
 
-    def __init__(self, root: Path, features: list[str], target: str = "y", rows_per_shard: int = 1 << 20,
+    def __init__(self, root: Path | str | Location, features: list[str], target: str = "y",
+                 rows_per_shard: int = 1 << 20,
                  compression: str = "snappy", columns: dict[str, Any] | None = None,
                  standardize: bool = False) -> None:
-        self.root = Path(root)
+        self.root = resolve(root)
         self.schema = arrow_schema(features, target, columns)
         self.columns = {k: ("categorical" if isinstance(v, pa.DataType) else v) for k, v in (columns or {}).items()}
         self.features, self.target = features, target
@@ -315,7 +352,7 @@ class DatasetWriter:
         self._pending_rows = 0
 
     @property
-    def tmp(self) -> Path:
+    def tmp(self) -> Location:
         return self._part.path
 
     def __enter__(self) -> DatasetWriter:
@@ -325,7 +362,8 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._part.__exit__(exc_type, exc, tb)
         if exc_type is not None:
-            shutil.rmtree(self._part.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self._part.path.rmtree()
 
     def _flush_shard(self) -> None:
         if self._pending_rows:
@@ -370,16 +408,27 @@ class ShardedDataset:
     Parameters
     ----------
     root
-        Directory holding ``manifest.json`` and the shards.
+        Directory holding ``manifest.json`` and the shards: a local path or a URL (``s3://bucket/prefix``),
+        streamed through pyarrow's filesystem (ranged reads, no local copy).
     verify
         Check every shard's sha256 against the manifest before reading it (a full extra read).
         Sizes are always checked.
     """
 
-    def __init__(self, root: Path | str, verify: bool = False) -> None:
-        self.root = Path(root)
-        self.manifest = Manifest.load(self.root / MANIFEST)
+    def __init__(self, root: Path | str | Location, verify: bool = False) -> None:
+        self.location = resolve(root)
+        self.manifest = Manifest.load(self.location / MANIFEST)
         self.verify = verify
+
+    @property
+    def root(self) -> Path | Location:
+        """The directory: a :class:`~pathlib.Path` when local (as before), else a :class:`Location`."""
+        return self.location.as_path() if self.location.local else self.location
+
+    @property
+    def uri(self) -> str:
+        """What reopens this dataset in another process (absolute path or URL)."""
+        return to_str(self.location)
 
     @property
     def task(self) -> str:
@@ -398,17 +447,18 @@ class ShardedDataset:
             return FeatureSpec.from_dataset(self).width
         return len(self.manifest.features)
 
-    def shard_paths(self) -> list[Path]:
+    def shard_paths(self) -> list[Path | Location]:
         return [self.root / s.path for s in self.manifest.shards]
 
-    def check(self, info: ShardInfo, verify: bool | None = None) -> Path:
-        """The shard's path after checking it against the manifest (size always; sha256 if ``verify``)."""
-        path = self.root / info.path
+    def check(self, info: ShardInfo, verify: bool | None = None) -> Location:
+        """The shard's location after checking it against the manifest (size always; sha256 if ``verify``)."""
+        path = self.location / info.path
         hint = f"delete {self.root} and run `oocbench generate {self.manifest.name} --scale {self.rows}` again"
-        if not path.exists():
+        found = path.info()
+        if not found.is_file:
             raise DatasetError(f"{path}: shard missing; {hint}")
-        if path.stat().st_size != info.bytes:
-            raise DatasetError(f"{path}: {path.stat().st_size} bytes, manifest says {info.bytes} (truncated?); {hint}")
+        if found.size != info.bytes:
+            raise DatasetError(f"{path}: {found.size} bytes, manifest says {info.bytes} (truncated?); {hint}")
         if (self.verify if verify is None else verify) and sha256_file(path) != info.sha256:
             raise DatasetError(f"{path}: sha256 differs from the manifest (corrupt); {hint}")
         return path
@@ -427,7 +477,10 @@ class ShardedDataset:
         for info in infos:
             path = self.check(info)
             try:
-                yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns)
+                # a random-access file of the location's filesystem: on S3, ranged GETs of the column chunks
+                # of one row group at a time (no pre-buffering: it would fetch the whole shard up front)
+                with path.open_input() as fh:
+                    yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_size, columns=columns)
             except (OSError, pa.ArrowException) as exc:
                 raise DatasetError(f"{path}: unreadable shard ({exc}); delete {self.root} and regenerate") from None
 
