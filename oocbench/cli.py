@@ -19,6 +19,11 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _where(text: str) -> Path | str:
+    """A data directory argument: a local path, or a URL (``s3://bucket/prefix``) kept as text."""
+    return text if "://" in text else Path(text)
+
+
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -153,6 +158,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                           repeat=r) for r in range(args.repeat)]
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
+    if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
+        os.environ["OOCBENCH_DATA_DIR"] = str(args.data)
+    if args.dispatch and args.scheduler:
+        err.print("oocbench run: --dispatch runs each case on a cluster worker, where dask-ml adapters start their "
+                  "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
+        return 2
     limits = Limits(timeout_s=args.timeout, grace_s=args.grace,
                     memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -170,9 +181,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress.console.print(summary_line(record), highlight=False, markup=False)
 
         failed: list = []  # harness failures: not results, never recorded, exit code 1
-        records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
-                            on_start=lambda spec: progress.update(bar, description=spec.label()), on_done=on_done,
-                            errors=failed)
+        if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
+            from oocbench.dispatch import DispatchError, run_cases_dispatched
+            from oocbench.storage import to_str
+
+            try:
+                records = run_cases_dispatched(cases, args.results, args.dispatch, to_str(config.data_dir()),
+                                               limits, memray=not args.no_memray, force=args.force,
+                                               on_start=lambda spec: progress.update(bar, description=spec.label()),
+                                               on_done=on_done, errors=failed)
+            except DispatchError as exc:
+                err.print(f"oocbench run: {exc}", highlight=False, markup=False)
+                return 1
+        else:
+            records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
+                                on_start=lambda spec: progress.update(bar, description=spec.label()),
+                                on_done=on_done, errors=failed)
     if len(records) > 1:
         console.print(summary_table(records))
     statuses: dict[str, int] = {}
@@ -253,11 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--from-file", type=Path, default=None, help="your own CSV (.gz) or Parquet file")
     g.add_argument("--target", default=None, help="with --from-file: the label column")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", type=Path, default=None, help="data directory (default $OOCBENCH_DATA_DIR or ./data)")
+    g.add_argument("--out", type=_where, default=None,
+                   help="data directory or URL, e.g. s3://bucket/prefix (default $OOCBENCH_DATA_DIR or ./data)")
     g.set_defaults(func=cmd_generate)
 
     d = sub.add_parser("datasets", help="datasets: task, tiers, what is on disk (rows, bytes), known optimum")
-    d.add_argument("--out", type=Path, default=None, help="data directory (default $OOCBENCH_DATA_DIR or ./data)")
+    d.add_argument("--out", type=_where, default=None,
+                   help="data directory or URL (default $OOCBENCH_DATA_DIR or ./data)")
     d.set_defaults(func=cmd_datasets)
 
     r = sub.add_parser("run", help="run one case, or a suite, each in a fresh process; append records")
@@ -279,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run dask adapters on this existing dask.distributed scheduler (sets $OOCBENCH_DASK_SCHEDULER; "
                         "its workers must see the same data directory)")
+    r.add_argument("--data", type=_where, default=None, metavar="DIR|URL",
+                   help="data directory or URL, e.g. s3://bucket/prefix (sets $OOCBENCH_DATA_DIR; default ./data)")
+    r.add_argument("--dispatch", default=None, metavar="tcp://HOST:PORT",
+                   help="spread the cases over this dask.distributed cluster: each case runs in its own process on a "
+                        "worker started with --resources oocbench-case=1, one case per worker at a time; records "
+                        "are appended here")
     r.set_defaults(func=cmd_run)
 
     rp = sub.add_parser("report", help="write the static HTML comparison report (plots, tables, raw CSV/JSON)")
