@@ -170,9 +170,17 @@ def start_dask(n_workers: int = 2, env: dict[str, str] | None = None, resources:
 
 
 @contextlib.contextmanager
-def s3_server() -> Iterator[S3Server]:
+def s3_env() -> Iterator[S3Server]:
+    """A SeaweedFS server whose client environment is set in this process (children inherit it) until exit."""
     server = start_s3()
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
     try:
         yield server
     finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         server.stop()

@@ -20,26 +20,16 @@ from oocbench.datasets.catalog import on_disk
 from oocbench.records import RECORDS_FILE, read_records
 from oocbench.storage import resolve
 from tests.conftest import REPO, oocbench_cli
-from tests.servers import BUCKET, start_s3
+from tests.servers import BUCKET, s3_env
 
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3():
-    """A SeaweedFS S3 endpoint for the session; this process (and its children) get its environment."""
-    server = start_s3()
-    saved = {k: os.environ.get(k) for k in server.env()}
-    os.environ.update(server.env())
-    try:
+    """A SeaweedFS S3 endpoint for this module; this process (and its children) get its environment."""
+    with s3_env() as server:
         yield server
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        server.stop()
 
 
 def _keys(prefix: str) -> list[str]:
