@@ -13,6 +13,9 @@ SCALES: dict[str, int] = {
     "l": 10**6,
     "xl": 10**7,
     "xxl": 10**8,
+    # larger than this project's machine's RAM (24 GB) on disk: synth-binary is 84 B/row uncompressed
+    # (20 float32 features + float32 target), so 3.4e8 rows = 28.6 GB (scripts/huge_run.py)
+    "huge": 340_000_000,
 }
 
 
