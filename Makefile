@@ -27,7 +27,7 @@ bench: $(STAMP)
 
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure
 test: $(STAMP)
-	$(BIN)/ruff check oocbench tests benchmarks
+	$(BIN)/ruff check oocbench tests benchmarks scripts examples
 	$(BIN)/python -m pytest
 
 # `existing` environments save results only with an explicit commit (HEAD; a dirty tree is marked in the
