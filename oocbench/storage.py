@@ -226,6 +226,16 @@ def to_str(where: str | os.PathLike | Location) -> str:
                                                                     else str(Path(where).absolute()))
 
 
+def client_env() -> dict[str, str]:
+    """This process's object-store client settings (``AWS_*``), for helper processes of the same run.
+
+    A forkserver started earlier in the process's life (generation pools) has the environment of that moment,
+    not today's: pass these along and apply them before resolving a URL there. Only to our own local helpers -
+    never inside dask task graphs.
+    """
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
 def write_via_buffer(loc: Location, writer: Any) -> None:
     """Write with a function that wants a binary file object (e.g. ``np.savez``), through memory."""
     buf = io.BytesIO()

@@ -33,7 +33,7 @@ from oocbench.datasets.shards import (
 )
 from oocbench.datasets.synthetic import BLOCK_ROWS, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
-from oocbench.storage import Location, resolve, write_via_buffer
+from oocbench.storage import Location, client_env, resolve, to_str, write_via_buffer
 
 #: keys of ``truth`` kept out of the manifest (derived, or stored in truth.npz)
 PRIVATE_TRUTH = ("chol", "effects")
@@ -59,9 +59,16 @@ def _numeric(gen) -> list[tuple[str, str]]:
     return [(c, gen.columns.get(c, "numeric")) for c in gen.features if gen.columns.get(c, "numeric") in NUMERIC_KINDS]
 
 
-def write_shard(gen, directory: Path | Location, i: int, rows: int, rows_per_shard: int, seed: int, truth: dict[str, Any],
-                plan: str, progress: Callable[[int], None] | None = None) -> ShardInfo:
-    """Generate and write shard ``i`` (runs in a worker process or in-process)."""
+def write_shard(gen, directory: Path | str | Location, i: int, rows: int, rows_per_shard: int, seed: int,
+                truth: dict[str, Any], plan: str, progress: Callable[[int], None] | None = None,
+                env: dict[str, str] | None = None) -> ShardInfo:
+    """Generate and write shard ``i`` (runs in a worker process or in-process).
+
+    ``env``: the caller's object-store settings (:func:`oocbench.storage.client_env`), applied before the
+    directory URL is resolved: a forkserver worker has the environment of when the forkserver started.
+    """
+    if env:
+        os.environ.update(env)
     start, end = i * rows_per_shard, min((i + 1) * rows_per_shard, rows)
 
     def tables():
@@ -108,8 +115,9 @@ def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, 
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["oocbench.datasets.build"])
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
-                futures = {pool.submit(write_shard, gen, part.path, i, rows, rows_per_shard, seed, truth, plan): i
-                           for i in todo}
+                # the directory as text (resolved in the worker after ``env`` is applied, see write_shard)
+                futures = {pool.submit(write_shard, gen, to_str(part.path), i, rows, rows_per_shard, seed, truth,
+                                       plan, None, client_env()): i for i in todo}
                 for fut in as_completed(futures):
                     infos[futures[fut]] = info = fut.result()
                     if progress is not None:
