@@ -481,7 +481,11 @@ class ShardedDataset:
                 # a random-access file of the location's filesystem: on S3, ranged GETs of the column chunks
                 # of one row group at a time (no pre-buffering: it would fetch the whole shard up front)
                 with path.open_input() as fh:
-                    yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_size, columns=columns)
+                    shard = pq.ParquetFile(fh)
+                    # one row group at a time: iter_batches over the whole file reads ahead across all its row
+                    # groups (memray: 88 MB peak for one 84 MB shard, 8.4 MB row group by row group, same speed)
+                    for group in range(shard.num_row_groups):
+                        yield from shard.iter_batches(batch_size=batch_size, columns=columns, row_groups=[group])
             except (OSError, pa.ArrowException) as exc:
                 raise DatasetError(f"{path}: unreadable shard ({exc}); delete {self.root} and regenerate") from None
 
