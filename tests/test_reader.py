@@ -99,3 +99,14 @@ def test_interrupted_generation_leaves_nothing_complete(tmp_path):
         datasets.generate("synth-binary", 40_000, base=tmp_path, progress=boom)
     root = datasets.dataset_root("synth-binary", 40_000, base=tmp_path)
     assert not root.exists() and not list(root.parent.glob("*.tmp-*"))
+
+
+def test_memory_does_not_grow_with_shard_size(tmp_path):
+    """One big shard streams row group by row group: pyarrow's whole-file iter_batches read the entire shard
+    ahead (peak ~ the shard's size), which made a streaming learner look like it held the data in memory."""
+    small = datasets.generate("synth-binary", 4 * (1 << 16), base=tmp_path / "small", rows_per_shard=1 << 20)
+    big = datasets.generate("synth-binary", 16 * (1 << 16), base=tmp_path / "big", rows_per_shard=1 << 20)
+    assert len(small.manifest.shards) == len(big.manifest.shards) == 1  # one shard each, 4 vs 16 row groups
+    grown = big.manifest.shards[0].bytes - small.manifest.shards[0].bytes  # ~66 MB more data in the shard
+    peak_small, peak_big = _peak_heap_reading(str(small.root), tmp_path), _peak_heap_reading(str(big.root), tmp_path)
+    assert peak_big - peak_small < 0.1 * grown, (peak_small, peak_big, grown)
