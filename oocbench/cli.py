@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oocbench import config
+from oocbench.fmt import fmt_bytes, fmt_rate
 
 console = Console()
 err = Console(stderr=True)
@@ -22,22 +23,6 @@ err = Console(stderr=True)
 def _where(text: str) -> Path | str:
     """A data directory argument: a local path, or a URL (``s3://bucket/prefix``) kept as text."""
     return text if "://" in text else Path(text)
-
-
-def _fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def _fmt_rate(r: float | None) -> str:
-    if r is None:
-        return "-"
-    return f"{r / 1e6:.2f}M rows/s" if r >= 1e6 else f"{r / 1e3:.1f}k rows/s"
 
 
 def summary_line(record) -> str:
@@ -50,8 +35,8 @@ def summary_line(record) -> str:
     best = record.optimum.get("log_loss" if "log_loss" in m else "rmse")
     if best is not None:
         score += f" (optimum {best:.4f})"
-    return (f"{head}: ok  {_fmt_rate(record.rows_per_s)}  fit {record.timings.fit_s:.2f} s  "
-            f"peak RSS +{_fmt_bytes(record.memory.rss_fit_bytes)}  heap peak {_fmt_bytes(record.memory.heap_peak_bytes)}"
+    return (f"{head}: ok  {fmt_rate(record.rows_per_s)}  fit {record.timings.fit_s:.2f} s  "
+            f"peak RSS +{fmt_bytes(record.memory.rss_fit_bytes)}  heap peak {fmt_bytes(record.memory.heap_peak_bytes)}"
             f"  {score}")
 
 
@@ -100,7 +85,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         ds = datasets.generate(args.dataset, rows, args.seed, base=args.out,
                                progress=lambda n: progress.advance(task, n))
     size = sum(s.bytes for s in ds.manifest.shards)
-    console.print(f"{args.dataset}: {ds.rows:,} rows, {len(ds.manifest.shards)} shard(s), {_fmt_bytes(size)} "
+    console.print(f"{args.dataset}: {ds.rows:,} rows, {len(ds.manifest.shards)} shard(s), {fmt_bytes(size)} "
                   f"-> {ds.root}")
     if ds.manifest.optimum:
         console.print("known optimum on the holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in ds.manifest.optimum.items()))
@@ -115,7 +100,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         table.add_column(col)
     for row in catalog(args.out):
         disk = [d for d in row["on_disk"] if "error" not in d]
-        here = ", ".join(f"{d['seed']}: {d['rows']:,} ({_fmt_bytes(d['bytes'])})" for d in disk) or "-"
+        here = ", ".join(f"{d['seed']}: {d['rows']:,} ({fmt_bytes(d['bytes'])})" for d in disk) or "-"
         here += "".join(f"\n[red]broken: {d['path']}[/]" for d in row["on_disk"] if "error" in d)
         best = disk[-1]["optimum"] if disk else {}
         table.add_row(row["name"], row["task"], row["kind"], ",".join(row["tiers"]), here,
@@ -232,11 +217,11 @@ def summary_table(records) -> Table:
                 continue
             lines = []
             if c["rows_per_s"]["n"]:
-                rate = _fmt_rate(c["rows_per_s"]["median"])
+                rate = fmt_rate(c["rows_per_s"]["median"])
                 if c["rows_per_s"]["n"] > 1 and c["rows_per_s"]["spread"] is not None:
                     rate += f" +-{c['rows_per_s']['spread']:.0%}"
                 loss = c["loss"]["median"]
-                lines += [rate, f"RSS +{_fmt_bytes(c['rss_fit_bytes']['median'])}",
+                lines += [rate, f"RSS +{fmt_bytes(c['rss_fit_bytes']['median'])}",
                           f"{c['loss_name'].replace('_', ' ')} {loss:.4f}" if loss is not None else "-"]
             if c["status"] != "ok":
                 lines.append(f"[red]{c['status']}[/]")

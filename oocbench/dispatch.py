@@ -23,8 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec, append_record, read_records
+from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec, read_records
 from oocbench.runner import Limits
+from oocbench.suites import keep_record
 
 #: the worker resource one case takes: start workers with ``--resources "oocbench-case=1"``
 RESOURCE = "oocbench-case"
@@ -146,8 +147,5 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
                     raise
                 errors.append((spec, f"{type(exc).__name__}: {exc}"))
                 continue
-            append_record(path, record)
-            out.append(record)
-            if on_done:
-                on_done(record)
+            keep_record(path, record, out, on_done)
     return out

@@ -85,6 +85,15 @@ def _versions_match(record: CaseRecord) -> bool:
             and record.provenance.get("oocbench") == provenance()["oocbench"])
 
 
+def keep_record(path: Path, record: CaseRecord, out: list[CaseRecord],
+                on_done: Callable[[CaseRecord | None], None] | None) -> None:
+    """Append a finished case's record (atomically), collect it, and tell the caller."""
+    append_record(path, record)
+    out.append(record)
+    if on_done:
+        on_done(record)
+
+
 def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None, memray: bool = True,
               force: bool = False, on_start: Callable[[CaseSpec], None] | None = None,
               on_done: Callable[[CaseRecord | None], None] | None = None,
@@ -116,8 +125,5 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
                 raise
             errors.append((spec, f"{type(exc).__name__}: {exc}"))
             continue
-        append_record(path, record)
-        out.append(record)
-        if on_done:
-            on_done(record)
+        keep_record(path, record, out, on_done)
     return out

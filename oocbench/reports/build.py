@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oocbench.fmt import fmt_num
 from oocbench.records import CaseRecord
 from oocbench.reports import html as H
 from oocbench.reports import plots as P
-from oocbench.reports.fmt import fmt_num
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import PRIMARY_METRIC, case_groups, flatten, sections
 from oocbench.reports.verdict import verdicts

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.records import CaseRecord
-from oocbench.reports.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.reports.model import PRIMARY_METRIC, REFERENCE_ADAPTER, SECONDARY_METRIC, CaseGroup
 from oocbench.reports.plots import Plot
 from oocbench.reports.verdict import TRADE_OFF_TOLERANCE, Verdict

@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from oocbench.analysis import scaling_by_adapter
+from oocbench.fmt import fmt_bytes, fmt_rows, fmt_seconds
 from oocbench.records import CaseRecord
-from oocbench.reports.fmt import fmt_bytes, fmt_rows, fmt_seconds
 from oocbench.reports.model import PRIMARY_METRIC, REFERENCE_ADAPTER, CaseGroup, heap_peak, rss_growth
 from oocbench.reports.verdict import pareto_front
 

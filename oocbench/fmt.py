@@ -1,4 +1,4 @@
-"""Number formatting shared by the plots and the HTML tables (plain text; the HTML layer escapes it).
+"""Number formatting shared by the CLI, the plots and the HTML tables (plain text; the HTML layer escapes it).
 
 >>> fmt_rows(100_000), fmt_rows(2_500_000), fmt_bytes(13.7 * 2**20), fmt_rate(1.18e6), fmt_seconds(0.0412)
 ('100k', '2.5M', '13.7 MiB', '1.18M rows/s', '41.2 ms')
