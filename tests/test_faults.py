@@ -63,9 +63,10 @@ def test_every_fault_is_a_recorded_result_and_the_suite_goes_on(tmp_path, fault_
     start = time.monotonic()
     # ok cases before and after the faults: the suite must go on past each one
     # timeout 12 s: an ok case must start and import sklearn on 2 cores shared with other work (load 8 seen);
-    # grace 2.5 s: a case that handles SIGINT still needs ~1 s to exit with pandas/sklearn loaded
+    # grace 5 s: a case that handles SIGINT needs ~1 s to exit with pandas/sklearn loaded, and 2.5 s was
+    # once exceeded on a loaded machine (fault.grandchild recorded as stopped by SIGTERM)
     out = oocbench_cli("run", "--suite", "smoke", "--adapter", f"sklearn.sgd,{FAULTS},fault.slow",
-                       "--timeout", "12", "--grace", "2.5", "--memory-limit", str(300 / 1024), "--no-memray",
+                       "--timeout", "12", "--grace", "5", "--memory-limit", str(300 / 1024), "--no-memray",
                        cwd=tmp_path, env=env, timeout=240)
     wall = time.monotonic() - start
     assert out.returncode == 0, out.stderr  # backends' failures are results, not harness failures
