@@ -24,11 +24,16 @@ def fmt_rows(n: float | None) -> str:
 
 
 def fmt_bytes(n: float | None) -> str:
+    """Binary units, three significant digits, never exponent notation (1000-1023 of a unit stay whole).
+
+    >>> fmt_bytes(1020 * 1024), fmt_bytes(1.5 * 2**30), fmt_bytes(512)
+    ('1020 KiB', '1.5 GiB', '512 B')
+    """
     if _missing(n):
         return "-"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+            return f"{n:.0f} {unit}" if unit == "B" or abs(n) >= 100 else f"{n:.3g} {unit}"
         n /= 1024
     return str(n)
 
