@@ -219,3 +219,23 @@ def test_a_live_writer_is_not_disturbed(tmp_path):
         sleeper.wait()
     assert os.path.isdir(partial)
     datasets.generate("synth-binary", 1000, base=tmp_path)  # the writer is gone: redone cleanly
+
+
+def test_data_from_an_older_generator_version_is_regenerated_not_reused(tmp_path, capsys):
+    import json
+
+    from oocbench.datasets.synthetic import STREAM_VERSION
+
+    ds = datasets.load("synth-binary", 3000, base=tmp_path)
+    assert ds.manifest.generator["stream_version"] == STREAM_VERSION
+    manifest = ds.root / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    raw["generator"]["stream_version"] = STREAM_VERSION - 1  # as written by an older oocbench
+    raw["optimum"]["log_loss"] = 0.123
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(datasets.DatasetError, match="older generator version"):
+        datasets.load("synth-binary", 3000, base=tmp_path, create=False)
+    again = datasets.load("synth-binary", 3000, base=tmp_path)
+    assert again.manifest.generator["stream_version"] == STREAM_VERSION
+    assert again.manifest.optimum["log_loss"] != 0.123
+    assert "regenerating" in capsys.readouterr().err

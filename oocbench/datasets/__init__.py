@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,7 +106,16 @@ def load(name: str, rows: int, seed: int = 0, base: Path | str | Location | None
         if not create:
             raise DatasetError(f"{root}: not generated; run `oocbench generate {name} --scale {rows}`")
         return generate(name, rows, seed, base)
-    return ShardedDataset(root)
+    ds = ShardedDataset(root)
+    src = get_generator(name)
+    if hasattr(src, "is_current") and not src.is_current(ds.manifest):
+        # written by an older generator: its rows and optimum are not this version's
+        if not create:
+            raise DatasetError(f"{root}: written by an older generator version; run `oocbench generate {name} "
+                               f"--scale {rows}` to regenerate it")
+        print(f"oocbench: {root} was written by an older generator version; regenerating", file=sys.stderr)
+        return generate(name, rows, seed, base)
+    return ds
 
 
 _register_file_sources()

@@ -31,7 +31,7 @@ from oocbench.datasets.shards import (
     shard_name,
     write_parquet,
 )
-from oocbench.datasets.synthetic import BLOCK_ROWS, TRAIN
+from oocbench.datasets.synthetic import BLOCK_ROWS, STREAM_VERSION, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
 from oocbench.storage import Location, client_env, resolve, to_str, write_via_buffer
 
@@ -101,7 +101,8 @@ def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, 
         raise ValueError(f"rows must be >= 1, got {rows}")
     truth = gen.truth(seed)
     plan = json.dumps({"name": gen.name, "seed": seed, "rows": rows, "rows_per_shard": rows_per_shard,
-                       "params": gen.params, "block_rows": BLOCK_ROWS, "format_version": FORMAT_VERSION},
+                       "params": gen.params, "block_rows": BLOCK_ROWS, "format_version": FORMAT_VERSION,
+                       "stream_version": STREAM_VERSION},
                       sort_keys=True)
     n_shards = math.ceil(rows / rows_per_shard)
     workers = workers or workers_default()
@@ -135,7 +136,8 @@ def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, 
             name=gen.name, task=gen.task, rows=rows, seed=seed, features=gen.features, target=gen.target,
             shards=[info for info in infos if info is not None],
             holdout=finished_shard(part.path / HOLDOUT, hold.num_rows, None, plan),
-            generator={"name": gen.name, "block_rows": BLOCK_ROWS, "params": gen.params, **gen.manifest_extra(rows)},
+            generator={"name": gen.name, "block_rows": BLOCK_ROWS, "params": gen.params, "stream_version": STREAM_VERSION,
+                       **gen.manifest_extra(rows)},
             optimum=gen.optimum_table(hold, truth),
             truth={k: v for k, v in truth.items() if k not in PRIVATE_TRUTH},
             columns={c: k for c, k in gen.columns.items() if k != "numeric"},

@@ -23,6 +23,9 @@ from oocbench.datasets.shards import arrow_schema, to_table
 
 BLOCK_ROWS = 1 << 14
 TRAIN, HOLDOUT, TRUTH = 0, 1, 2
+#: version of the streams a seed produces: bump it whenever a change to a generator changes its rows, so data
+#: written by an older oocbench is regenerated instead of silently reused (its optimum would differ too)
+STREAM_VERSION = 2
 
 
 class _Generator:
@@ -54,6 +57,10 @@ class _Generator:
     def manifest_extra(self, rows: int) -> dict[str, Any]:
         """Generator facts that depend on the scale (e.g. where the concept drifts)."""
         return {}
+
+    def is_current(self, manifest: Any) -> bool:
+        """Whether data on disk was written by this version of the stream."""
+        return manifest.generator.get("stream_version") == STREAM_VERSION
 
     def optimum_table(self, table: pa.Table, truth: dict[str, Any]) -> dict[str, float]:
         X = np.column_stack([table.column(c).to_numpy() for c in self.features]).astype(np.float32)
