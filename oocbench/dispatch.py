@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec, read_records
+from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec
 from oocbench.runner import Limits
-from oocbench.suites import keep_record
+from oocbench.suites import keep_record, recorded
 
 #: the worker resource one case takes: start workers with ``--resources "oocbench-case=1"``
 RESOURCE = "oocbench-case"
@@ -105,11 +105,9 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
     """
     from distributed import Client, as_completed
 
-    from oocbench.suites import _versions_match
-
     limits = limits or Limits()
     path = Path(results) / RECORDS_FILE
-    done = {r.case.key(): r for r in read_records(path) if _versions_match(r)} if not force else {}
+    done = recorded(path, force)
     out: list[CaseRecord] = []
     todo = []
     for spec in cases:

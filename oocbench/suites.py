@@ -85,6 +85,12 @@ def _versions_match(record: CaseRecord) -> bool:
             and record.provenance.get("oocbench") == provenance()["oocbench"])
 
 
+def recorded(path: Path, force: bool = False) -> dict[str, CaseRecord]:
+    """Records in ``path`` by case key whose library and oocbench versions match this installation: the cases a
+    rerun skips (none with ``force``)."""
+    return {} if force else {r.case.key(): r for r in read_records(path) if _versions_match(r)}
+
+
 def keep_record(path: Path, record: CaseRecord, out: list[CaseRecord],
                 on_done: Callable[[CaseRecord | None], None] | None) -> None:
     """Append a finished case's record (atomically), collect it, and tell the caller."""
@@ -108,7 +114,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     point leaves complete records, and the next run skips exactly those.
     """
     path = Path(results) / RECORDS_FILE
-    done = {r.case.key(): r for r in read_records(path) if _versions_match(r)} if not force else {}
+    done = recorded(path, force)
     out = []
     for spec in cases:
         if spec.key() in done:
