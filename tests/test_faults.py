@@ -62,12 +62,13 @@ def test_every_fault_is_a_recorded_result_and_the_suite_goes_on(tmp_path, fault_
            "OOCBENCH_FAULT_SLOW_S": "0.1"}
     start = time.monotonic()
     # ok cases before and after the faults: the suite must go on past each one
-    # timeout 12 s: an ok case must start and import sklearn on 2 cores shared with other work (load 8 seen);
+    # timeout 20 s: a hang must be *in fit* when the timeout fires, and a case needs several seconds to start
+    # and import sklearn on 2 loaded cores (with 12 s, SIGINT twice landed during start-up under load);
     # grace 5 s: a case that handles SIGINT needs ~1 s to exit with pandas/sklearn loaded, and 2.5 s was
     # once exceeded on a loaded machine (fault.grandchild recorded as stopped by SIGTERM)
     out = oocbench_cli("run", "--suite", "smoke", "--adapter", f"sklearn.sgd,{FAULTS},fault.slow",
-                       "--timeout", "12", "--grace", "5", "--memory-limit", str(300 / 1024), "--no-memray",
-                       cwd=tmp_path, env=env, timeout=240)
+                       "--timeout", "20", "--grace", "5", "--memory-limit", str(300 / 1024), "--no-memray",
+                       cwd=tmp_path, env=env, timeout=360)
     wall = time.monotonic() - start
     assert out.returncode == 0, out.stderr  # backends' failures are results, not harness failures
     recs = {r.case.adapter: r for r in read_records(tmp_path / "results" / "records.jsonl")}
@@ -87,7 +88,7 @@ def test_every_fault_is_a_recorded_result_and_the_suite_goes_on(tmp_path, fault_
     assert stopped == {"fault.hang": "SIGINT", "fault.hang-nosigint": "SIGTERM", "fault.hang-noterm": "SIGKILL",
                        "fault.grandchild": "SIGINT"}
     assert "KeyboardInterrupt" in recs["fault.hang"].extra["traceback"]  # where it hung, from the child itself
-    assert "no result after 12 s" in recs["fault.hang-noterm"].reason
+    assert "no result after 20 s" in recs["fault.hang-noterm"].reason
     hog = recs["fault.hog"]
     assert hog.status == "oom" and "passed the cap 300 MiB" in hog.reason, hog.reason
     # the helper process the hanging adapter started (it ignores SIGINT) was killed with the tree
@@ -96,7 +97,7 @@ def test_every_fault_is_a_recorded_result_and_the_suite_goes_on(tmp_path, fault_
     # every case printed a line; none of them stopped the others
     text = out.stdout + out.stderr
     assert "TIMEOUT" in text and "OOM" in text and "CRASHED" in text and "ERROR" in text
-    assert wall < 200
+    assert wall < 300
 
 
 def test_harness_failure_exits_1_is_not_recorded_and_the_suite_goes_on(tmp_path, fault_site):
