@@ -249,7 +249,9 @@ def within_final(points: list[dict[str, Any]], key: str, tol: float = WITHIN) ->
     return None
 
 
-def _holdout_subset(stream: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _holdout_subset(stream: Any, n: int) -> tuple[Any, np.ndarray]:
+    from oocbench.features import concat_batches, take_rows
+
     xs, ys, got = [], [], 0
     for X, y in stream.holdout():
         xs.append(X)
@@ -257,7 +259,7 @@ def _holdout_subset(stream: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         got += len(y)
         if got >= n:
             break
-    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    return take_rows(concat_batches(xs), n), np.concatenate(ys)[:n]
 
 
 # ----- the case -----------------------------------------------------------------------------------------
@@ -265,7 +267,7 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
     """Run the case; returns the measurement part of a record (the parent adds identity and provenance)."""
     from oocbench.adapters.base import Adapter
     from oocbench.adapters.registry import get_adapter
-    from oocbench.datasets.shards import ShardedDataset
+    from oocbench.datasets import ShardedDataset
     from oocbench.features import BatchStream
 
     out: dict[str, Any] = {"timings": {}, "memory": {}, "extra": {}}
@@ -280,12 +282,14 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
 
     dataset = ShardedDataset(data_root)
     rows = min(spec["scale"], dataset.rows)
-    stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls)  # dense or CSR per input_format
+    # dense for numeric data, CSR (hashed) or Arrow (raw categoricals) per the adapter's input_formats
+    stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls, spec.get("hash_bits"))
     adapter = cls(dataset.task, stream.n_features, profile=spec["profile"], params=dict(spec.get("params") or {}),
-                  seed=spec["seed"], threads=spec["threads"])
+                  seed=spec["seed"], threads=spec["threads"], input_format=stream.input_format)
     try:
         out["task"], out["rows"] = dataset.task, rows
         out["adapter_info"] = {**cls.describe(), "hyperparameters": adapter.hyperparameters}
+        out["extra"]["features"] = stream.describe()
 
         t = time.perf_counter()
         adapter.prepare(stream)

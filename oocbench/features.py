@@ -1,7 +1,7 @@
 """The shared feature layer: every adapter learns from the same batches of the same features.
 
 A :class:`BatchStream` is what :meth:`Adapter.fit` receives: iterate it for ``(X, y)`` batches (``X``
-float32, dense numpy or scipy CSR as the adapter's ``input_format`` asks; ``y`` float32), or use
+float32, dense numpy, scipy CSR or an Arrow table as the adapter's ``input_formats`` allow; ``y`` float32), or use
 ``stream.dataset`` / ``stream.rows`` to reach the shards when the backend has its own reader.
 
 What the features are (:class:`FeatureSpec`, published by :meth:`BatchStream.describe`):
@@ -13,8 +13,14 @@ What the features are (:class:`FeatureSpec`, published by :meth:`BatchStream.des
   in one pass at generation time, merged exactly (Chan et al.); a shard the stream covers only in part is
   scanned once when the stream is built. The holdout uses the training statistics;
 - missing numeric values become the training mean (0 after standardisation);
-- categorical columns use the hashing trick: each value sets a 1 in one of ``hash_buckets`` columns after the
-  numeric ones (collisions add); a missing value hashes as the token ``"__missing__"``.
+- categorical columns use the hashing trick (:data:`HASH_DOC`): each value sets a 1 in one of ``2**hash_bits``
+  columns after the numeric ones (collisions add; default 18 bits, as VW's ``-b 18``), with a per-column salt
+  so equal values in different columns land apart; a missing value hashes as the token ``"__missing__"``.
+  Such data comes as scipy CSR (``d`` numeric + one non-zero per categorical column per row), never dense;
+  adapters whose library takes categorical values natively ask for ``"arrow"`` and get them raw.
+
+All conversion is vectorised (numpy / Arrow kernels, no Python loop per row); :mod:`oocbench.case` times one
+pass of it apart from learning (``features_s``).
 
 >>> from oocbench import datasets
 >>> import tempfile
@@ -34,15 +40,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from oocbench.datasets.shards import NUMERIC_KINDS, ShardedDataset, column_stats, merge_stats
+from oocbench.datasets import NUMERIC_KINDS, ShardedDataset, ShardInfo, column_stats, merge_stats, rebatch
 
-INPUT_FORMATS = ("dense", "csr")
-DEFAULT_HASH_BUCKETS = 1 << 12
+INPUT_FORMATS = ("dense", "csr", "arrow")
+#: log2 of the number of hashing buckets: VW's default ``-b 18`` (262,144 columns, ~1 MiB of float32 weights)
+DEFAULT_HASH_BITS = 18
+MAX_HASH_BITS = 30  # CSR indices are int32; 2^30 buckets is already 4 GiB of float32 weights
+MAX_DENSE_HASH_BITS = 12  # dense hashed categoricals (tests, comparisons only): 4,096 columns per row at most
 MISSING_TOKEN = "__missing__"
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
 
-HASH_DOC = ("integer ids: splitmix64(id + (column index + 1) * 0x9E3779B97F4A7C15) mod buckets; strings: "
-            "murmurhash3_32(utf-8, seed=column index) mod buckets; missing -> the string '__missing__'")
+HASH_DOC = ("per column salt s = FNV-1a-64(column name); integer ids: splitmix64(id + s * 0x9E3779B97F4A7C15); "
+            "other values as UTF-8 strings: splitmix64(FNV-1a-64 of the bytes, seeded with s); bucket = the low "
+            "hash_bits bits; missing -> the string '__missing__' of that column")
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -57,25 +69,68 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z
 
 
-def hash_column(column: pa.ChunkedArray | pa.Array, index: int, buckets: int) -> np.ndarray:
-    """Bucket of every value of one categorical column (see :data:`HASH_DOC`), int64 in ``[0, buckets)``."""
-    from sklearn.utils import murmurhash3_32
+def fnv1a(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seed: np.uint64) -> np.ndarray:
+    """FNV-1a-64 of many byte strings at once: ``data[starts[i]:starts[i] + lengths[i]]`` for each ``i``.
 
+    One numpy step per byte position (not per string): strings are visited longest first, so position ``k``
+    touches only the strings longer than ``k``.
+    """
+    n = len(starts)
+    h = np.full(n, _FNV_OFFSET ^ seed, dtype=np.uint64)
+    if not n:
+        return h
+    order = np.argsort(-lengths, kind="stable")
+    neg_len, ordered_start = -lengths[order].astype(np.int64), starts[order].astype(np.int64)
+    acc = h[order]
+    with np.errstate(over="ignore"):
+        for k in range(int(-neg_len[0])):
+            live = int(np.searchsorted(neg_len, -k, side="left"))  # how many strings are longer than k
+            acc[:live] ^= data[ordered_start[:live] + k].astype(np.uint64)
+            acc[:live] *= _FNV_PRIME
+    h[order] = acc
+    return h
+
+
+def column_salt(name: str) -> np.uint64:
+    """The per-column salt: FNV-1a-64 of the column's name (stable under reordering of columns)."""
+    raw = np.frombuffer(name.encode(), dtype=np.uint8)
+    return fnv1a(raw, np.zeros(1, np.int64), np.array([len(raw)]), np.uint64(0))[0]
+
+
+def hash_strings(values: pa.Array, salt: np.uint64) -> np.ndarray:
+    """uint64 hash of every string of ``values`` (no nulls), vectorised over Arrow's own buffers."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.large_string())
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=width, count=len(values) + 1, offset=values.offset * width().itemsize)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    return splitmix64(fnv1a(data, offsets[:-1], np.diff(offsets), salt))
+
+
+def hash_column(column: pa.ChunkedArray | pa.Array, name: str, bits: int) -> np.ndarray:
+    """Bucket of every value of one categorical column (see :data:`HASH_DOC`), int32 in ``[0, 2**bits)``.
+
+    Each distinct value of the batch is hashed once (Arrow's dictionary encoding), then looked up per row.
+    """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    salt, mask = column_salt(name), np.uint64((1 << bits) - 1)
+    missing = hash_strings(pa.array([MISSING_TOKEN]), salt)[0]
+    if pa.types.is_null(column.type):  # a column with no value at all (e.g. an empty CSV column)
+        column = column.cast(pa.string())
     t = column.type
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
         values = column.cast(pa.int64()).fill_null(0).to_numpy().view(np.uint64)
         with np.errstate(over="ignore"):
-            h = (splitmix64(values + np.uint64(index + 1) * _GOLDEN) % np.uint64(buckets)).astype(np.int64)
+            h = splitmix64(values + salt * _GOLDEN)
         if column.null_count:
-            h[column.is_null().to_numpy(zero_copy_only=False)] = murmurhash3_32(MISSING_TOKEN, index, True) % buckets
-        return h
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        column = column.cast(pa.string())
+            h[column.is_null().to_numpy(zero_copy_only=False)] = missing
+        return (h & mask).astype(np.int32)
+    if pa.types.is_dictionary(t):
+        column = column.cast(t.value_type)
     enc = pc.dictionary_encode(column.fill_null(MISSING_TOKEN))
-    table = np.fromiter((murmurhash3_32(s, index, True) % buckets for s in enc.dictionary.to_pylist()),
-                        dtype=np.int64, count=len(enc.dictionary))
+    table = (hash_strings(enc.dictionary, salt) & mask).astype(np.int32)
     return table[enc.indices.to_numpy(zero_copy_only=False)]
 
 
@@ -87,14 +142,19 @@ class FeatureSpec:
     kinds: dict[str, str]
     categorical: list[str]
     target: str
-    hash_buckets: int
+    hash_bits: int
     standardize: bool
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     missing: bool = True
 
     @property
+    def hash_buckets(self) -> int:
+        return 1 << self.hash_bits
+
+    @property
     def width(self) -> int:
+        """Columns of the dense / CSR matrix: the numeric features, then the hashing buckets."""
         return len(self.numeric) + (self.hash_buckets if self.categorical else 0)
 
     @property
@@ -104,14 +164,15 @@ class FeatureSpec:
 
     @classmethod
     def from_dataset(cls, dataset: ShardedDataset, rows: int | None = None,
-                     hash_buckets: int | None = None) -> FeatureSpec:
+                     hash_bits: int | None = None) -> FeatureSpec:
         m = dataset.manifest
         spec = m.feature_spec or {}
         numeric = [c for c in m.features if m.kind(c) in NUMERIC_KINDS]
         categorical = [c for c in m.features if m.kind(c) == "categorical"]
-        buckets = int(hash_buckets or spec.get("hash_buckets") or DEFAULT_HASH_BUCKETS)
+        # the number of buckets is the harness's choice (the same for every adapter), not the dataset's
+        bits = check_hash_bits(DEFAULT_HASH_BITS if hash_bits is None else hash_bits)
         standardize = bool(spec.get("standardize", False)) and bool(numeric)
-        out = cls(numeric, {c: m.kind(c) for c in m.features}, categorical, m.target, buckets, standardize,
+        out = cls(numeric, {c: m.kind(c) for c in m.features}, categorical, m.target, bits, standardize,
                   missing=bool(spec.get("missing", standardize)))
         if standardize:
             stats = _stream_stats(dataset, rows if rows is not None else dataset.rows, numeric, out.kinds)
@@ -127,8 +188,7 @@ class FeatureSpec:
         for j, c in enumerate(self.numeric):
             col = table.column(c)
             if self.kinds[c] == "count":
-                v = np.log1p(np.maximum(col.to_numpy(zero_copy_only=False).astype(np.float64), 0.0))
-                X[:, j] = v
+                X[:, j] = np.log1p(np.maximum(col.to_numpy(zero_copy_only=False).astype(np.float64), 0.0))
             else:
                 X[:, j] = col.to_numpy(zero_copy_only=False)
         self.finish_numeric(X)
@@ -140,51 +200,112 @@ class FeatureSpec:
             X -= self.mean.astype(np.float32)
             X /= self.std.astype(np.float32)
         if self.missing:
-            np.nan_to_num(X, copy=False, nan=0.0 if self.standardize else 0.0)
+            np.nan_to_num(X, copy=False, nan=0.0)
 
-    def transform(self, table: pa.Table | pa.RecordBatch, input_format: str = "dense"):
-        """``(X, y)`` for one batch of raw rows."""
+    def buckets(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """int32 ``(n, len(categorical))``: the hashing bucket of every categorical value, row by row."""
+        out = np.empty((table.num_rows, len(self.categorical)), dtype=np.int32)
+        for j, c in enumerate(self.categorical):
+            out[:, j] = hash_column(table.column(c), c, self.hash_bits)
+        return out
+
+    def transform(self, table: pa.Table | pa.RecordBatch, input_format: str = "dense") -> tuple[Any, np.ndarray]:
+        """``(X, y)`` for one batch of raw rows, ``X`` in ``input_format`` (see :data:`INPUT_FORMATS`)."""
         y = table.column(self.target).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         num = self.numeric_block(table)
+        if input_format == "arrow":
+            return self.arrow(table, num), y
         if not self.categorical:
             return (num if input_format == "dense" else _csr(num)), y
-        n, d = table.num_rows, len(self.numeric)
-        cols = np.column_stack([hash_column(table.column(c), self.numeric.__len__() + i, self.hash_buckets)
-                                for i, c in enumerate(self.categorical)]) + d
+        cols = self.buckets(table)
         if input_format == "dense":
+            n, d = table.num_rows, len(self.numeric)
             X = np.zeros((n, self.width), dtype=np.float32)
             X[:, :d] = num
             rows = np.arange(n)
             for j in range(cols.shape[1]):
-                X[rows, cols[:, j]] += 1.0  # one index per row per column: no duplicate pairs in one call
+                X[rows, cols[:, j] + d] += 1.0  # one index per row per column: no duplicate pairs in one call
             return X, y
+        return self.csr(num, cols), y
+
+    def csr(self, num: np.ndarray, cols: np.ndarray):
+        """CSR float32 with int32 indices: ``d`` numeric values then one 1 per categorical column, each row's
+        indices sorted; hash collisions inside a row add up (the same matrix as the dense layout)."""
         from scipy import sparse
 
-        per_row = d + cols.shape[1]
+        n, d, k = len(num), num.shape[1], cols.shape[1]
+        cols = np.sort(cols, axis=1)
+        per_row = d + k
         indices = np.empty((n, per_row), dtype=np.int32)
-        indices[:, :d] = np.arange(d)
-        indices[:, d:] = cols
+        indices[:, :d] = np.arange(d, dtype=np.int32)
+        indices[:, d:] = cols + np.int32(d)
         data = np.empty((n, per_row), dtype=np.float32)
         data[:, :d] = num
         data[:, d:] = 1.0
-        X = sparse.csr_matrix((data.ravel(), indices.ravel(), np.arange(0, n * per_row + 1, per_row)),
-                              shape=(n, self.width))
-        X.sum_duplicates()  # hash collisions inside a row add up, as in the dense matrix
-        return X, y
+        indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int32 if n * per_row < 2**31 else np.int64)
+        X = sparse.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n, self.width))
+        if k > 1 and bool((cols[:, 1:] == cols[:, :-1]).any()):
+            X.sum_duplicates()  # rare: two columns of one row in the same bucket
+        else:
+            X.has_sorted_indices = True
+            X.has_canonical_format = True
+        return X
 
-    def describe(self) -> dict[str, Any]:
+    def arrow(self, table: pa.Table | pa.RecordBatch, num: np.ndarray | None = None) -> pa.Table:
+        """The features as an Arrow table: numeric columns as the other formats see them (float32, log1p,
+        standardised, missing -> 0), categorical columns raw (their values, nulls kept), target dropped.
+
+        For libraries that take categorical values natively (VW's own hashing, river's nominal features).
+        """
+        num = self.numeric_block(table) if num is None else num
+        arrays = [pa.array(num[:, j]) for j in range(num.shape[1])]
+        for c in self.categorical:
+            col = table.column(c)
+            arrays.append(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+        return pa.Table.from_arrays(arrays, names=[*self.numeric, *self.categorical])
+
+    def describe(self, input_format: str = "dense") -> dict[str, Any]:
+        hashed = bool(self.categorical) and input_format != "arrow"
         return {
-            "width": self.width,
+            "width": self.width if input_format != "arrow" else len(self.numeric) + len(self.categorical),
             "numeric": len(self.numeric),
             "count_log1p": [c for c in self.numeric if self.kinds[c] == "count"],
             "categorical": list(self.categorical),
-            "hash_buckets": self.hash_buckets if self.categorical else None,
-            "hash": HASH_DOC if self.categorical else None,
+            "hash_bits": self.hash_bits if hashed else None,
+            "hash_buckets": self.hash_buckets if hashed else None,
+            "hash": HASH_DOC if hashed else (
+                "none: categorical values passed raw to the library (Arrow columns)" if self.categorical else None),
             "standardize": ("z-score with exact mean / population std of the stream's training rows (one pass at "
                             "write time, per-shard count/mean/M2 merged; partial last shard scanned once)"
                             if self.standardize else "none (used as stored)"),
             "missing": "numeric -> training mean (0 after standardising); categorical -> '__missing__' bucket",
         }
+
+
+def check_hash_bits(bits: int) -> int:
+    """``bits`` if it is a usable number of hashing bits, else a ValueError saying the valid range."""
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 1 <= bits <= MAX_HASH_BITS:
+        raise ValueError(f"hash_bits must be an integer from 1 to {MAX_HASH_BITS}, got {bits!r}")
+    return int(bits)
+
+
+def concat_batches(parts: list[Any]) -> Any:
+    """One batch from several of the same format: numpy, scipy CSR or Arrow tables."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    if isinstance(first, pa.Table):
+        return pa.concat_tables(parts)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    from scipy import sparse
+
+    return sparse.vstack(parts, format="csr")
+
+
+def take_rows(X: Any, n: int) -> Any:
+    """The first ``n`` rows of a batch of any format."""
+    return X.slice(0, n) if isinstance(X, pa.Table) else X[:n]
 
 
 def _csr(X: np.ndarray):
@@ -208,78 +329,95 @@ def _stream_stats(dataset: ShardedDataset, rows: int, numeric: list[str], kinds:
     return stats or {c: [0.0, 0.0, 0.0] for c in numeric}
 
 
-def _rebatch_tables(batches: Iterator[pa.RecordBatch], batch_size: int, limit: int) -> Iterator[pa.Table]:
-    """Re-cut Arrow record batches into tables of exactly ``batch_size`` rows (the last shorter), up to ``limit``."""
-    pending: list[pa.RecordBatch] = []
-    n = emitted = 0
-    for rb in batches:
-        if emitted + n >= limit:
-            break
-        rb = rb.slice(0, min(rb.num_rows, limit - emitted - n))
-        pending.append(rb)
-        n += rb.num_rows
-        while n >= batch_size:
-            t = pa.Table.from_batches(pending)
-            yield t.slice(0, batch_size)
-            emitted += batch_size
-            rest = t.slice(batch_size)
-            pending, n = rest.to_batches(), rest.num_rows
-    if n:
-        yield pa.Table.from_batches(pending)
+class UnsupportedInputError(ValueError):
+    """The adapter cannot take this dataset's features in any format it declares (the case is ``skipped``)."""
+
+
+def choose_format(formats: tuple[str, ...], categorical: bool) -> str:
+    """The batch format an adapter gets: dense for all-numeric data when it takes dense, else its first
+    sparse / raw format; dense hashed categoricals (2^18 float32 columns per row) are never chosen.
+
+    >>> choose_format(("dense", "csr"), categorical=False), choose_format(("dense", "csr"), categorical=True)
+    ('dense', 'csr')
+    >>> choose_format(("arrow",), categorical=False)
+    'arrow'
+    """
+    bad = [f for f in formats if f not in INPUT_FORMATS]
+    if bad or not formats:
+        raise ValueError(f"input_formats must be a non-empty subset of {INPUT_FORMATS}, got {formats!r}")
+    if not categorical:
+        return "dense" if "dense" in formats else formats[0]
+    for f in formats:
+        if f != "dense":
+            return f
+    raise UnsupportedInputError(
+        "the adapter takes dense batches only, and this dataset has categorical columns: their hashed features "
+        "would be a dense matrix of 2^hash_bits float32 columns per row; declare 'csr' or 'arrow' in "
+        "input_formats to run on it")
 
 
 @dataclass
 class BatchStream:
     """The first ``rows`` training rows of ``dataset``, in stream order, in batches of ``batch_size``.
 
-    ``input_format`` is ``"dense"`` (numpy float32, C order) or ``"csr"`` (scipy.sparse float32);
-    ``hash_buckets`` overrides the dataset's default number of hashing buckets for categorical columns.
+    ``input_format`` is ``"dense"`` (numpy float32, C order), ``"csr"`` (scipy.sparse CSR, float32 values,
+    int32 indices) or ``"arrow"`` (a ``pyarrow.Table`` of the feature columns: numeric ones transformed,
+    categorical ones raw); ``hash_bits`` sets the number of hashing buckets (``2**hash_bits``, default
+    :data:`DEFAULT_HASH_BITS`) of categorical columns.
     """
 
     dataset: ShardedDataset
     rows: int
     batch_size: int
     input_format: str = "dense"
-    hash_buckets: int | None = None
+    hash_bits: int | None = None
     _spec: FeatureSpec | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size!r}")
+        if self.hash_bits is not None:
+            check_hash_bits(self.hash_bits)
+        if (self.input_format == "dense" and self.dataset.manifest.has_categorical
+                and (self.hash_bits or DEFAULT_HASH_BITS) > MAX_DENSE_HASH_BITS):
+            raise ValueError(f"dense batches of hashed categoricals need hash_bits <= {MAX_DENSE_HASH_BITS} (each "
+                             f"row would hold 2^{self.hash_bits or DEFAULT_HASH_BITS} float32 columns); use 'csr'")
         self.rows = min(self.rows, self.dataset.rows)
 
     @classmethod
     def for_adapter(cls, dataset: ShardedDataset, rows: int, batch_size: int, adapter_cls: type,
-                    hash_buckets: int | None = None) -> BatchStream:
-        """The stream an adapter class asks for (its ``input_format`` class attribute, default dense)."""
-        return cls(dataset, rows, batch_size, getattr(adapter_cls, "input_format", "dense"), hash_buckets)
+                    hash_bits: int | None = None) -> BatchStream:
+        """The stream an adapter class asks for: see :func:`choose_format` and ``Adapter.input_formats``.
+
+        Raises :class:`UnsupportedInputError` when the adapter takes no format that suits the data.
+        """
+        formats = tuple(getattr(adapter_cls, "input_formats", ("dense",)))
+        categorical = any(dataset.manifest.kind(c) == "categorical" for c in dataset.manifest.features)
+        return cls(dataset, rows, batch_size, choose_format(formats, categorical), hash_bits)
 
     @property
     def spec(self) -> FeatureSpec:
         if self._spec is None:
-            self._spec = FeatureSpec.from_dataset(self.dataset, self.rows, self.hash_buckets)
+            self._spec = FeatureSpec.from_dataset(self.dataset, self.rows, self.hash_bits)
         return self._spec
 
-    def _iter(self, infos, limit: int, batch_size: int):
-        spec = self.spec
-        if spec.passthrough:
-            pieces = self.dataset._record_batches(infos, batch_size)
-            from oocbench.datasets.shards import _rebatch
-
-            for X, y in _rebatch(pieces, batch_size, limit):
-                yield (X if self.input_format == "dense" else _csr(X)), y
+    def _iter(self, infos: list[ShardInfo], limit: int, batch_size: int) -> Iterator[tuple[Any, np.ndarray]]:
+        spec, fmt = self.spec, self.input_format
+        if spec.passthrough and fmt != "arrow":
+            for X, y in rebatch(self.dataset.numeric_batches(infos, batch_size), batch_size, limit):
+                yield (X if fmt == "dense" else _csr(X)), y
             return
-        if not spec.categorical:  # numeric only: the reader's fast path, then standardise in place
-            from oocbench.datasets.shards import _rebatch
-
-            for X, y in _rebatch(self._numeric_pieces(infos, batch_size), batch_size, limit):
-                yield (X if self.input_format == "dense" else _csr(X)), y
+        if not spec.categorical and fmt != "arrow":  # numeric only: the reader's fast path, standardised in place
+            for X, y in rebatch(self._numeric_pieces(infos, batch_size), batch_size, limit):
+                yield (X if fmt == "dense" else _csr(X)), y
             return
         cols = [*spec.numeric, *spec.categorical, spec.target]
-        for t in _rebatch_tables(self.dataset.record_batches(infos, batch_size, cols), batch_size, limit):
-            yield spec.transform(t, self.input_format)
+        for t in rebatch(self.dataset.record_batches(infos, batch_size, cols), batch_size, limit):
+            yield spec.transform(t, fmt)
 
-    def _numeric_pieces(self, infos, batch_size: int):
+    def _numeric_pieces(self, infos: list[ShardInfo], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         spec = self.spec
         for rb in self.dataset.record_batches(infos, batch_size, [*spec.numeric, spec.target]):
             yield spec.numeric_block(rb), rb.column(len(spec.numeric)).to_numpy(
@@ -307,13 +445,7 @@ class BatchStream:
         info = self.dataset.manifest.shards[index]
         # decode in row-group-sized pieces: one batch of the whole shard was ~3x slower than streaming it
         Xs, ys = zip(*self._iter([info], take, min(take, 1 << 16)))
-        if len(Xs) == 1:
-            return Xs[0], ys[0]
-        if self.input_format == "csr":
-            from scipy import sparse
-
-            return sparse.vstack(Xs, format="csr"), np.concatenate(ys)
-        return np.concatenate(Xs), np.concatenate(ys)
+        return concat_batches(list(Xs)), np.concatenate(ys)
 
     def holdout(self) -> Iterator[tuple[Any, np.ndarray]]:
         """The dataset's fixed holdout, transformed with this stream's (training) statistics."""
@@ -323,11 +455,13 @@ class BatchStream:
     def describe(self) -> dict[str, Any]:
         """What the features are, for the record: format, width, hashing, standardisation, missing values."""
         return {"input_format": self.input_format, "batch_size": self.batch_size, "rows": self.rows,
-                **self.spec.describe()}
+                **self.spec.describe(self.input_format)}
 
     @property
     def n_features(self) -> int:
-        """Width of ``X`` the adapter sees."""
+        """Width of ``X`` the adapter sees (columns of the Arrow table for ``"arrow"``)."""
+        if self.input_format == "arrow":
+            return len(self.spec.numeric) + len(self.spec.categorical)
         return self.spec.width
 
     @property

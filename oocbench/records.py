@@ -32,6 +32,7 @@ class CaseSpec:
     threads: str = "1"
     repeat: int = 0
     params: tuple[tuple[str, Any], ...] = ()  # hyperparameter overrides, sorted (name, value) pairs
+    hash_bits: int | None = None  # 2**hash_bits buckets for categorical columns; None: the feature layer's default
 
     def key(self) -> str:
         """A stable id of the identity, used to skip cases already done."""

@@ -25,6 +25,7 @@ import psutil
 from oocbench import datasets
 from oocbench.adapters.registry import get_entry
 from oocbench.case import tree_rss
+from oocbench.features import UnsupportedInputError, choose_format
 from oocbench.provenance import provenance, thread_env
 from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
 
@@ -183,6 +184,10 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
     if reason := entry.cls.skip(gen.task):
         return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
+    try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
+        choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical)
+    except UnsupportedInputError as exc:
+        return replace(record, status="skipped", reason=str(exc), task=gen.task, finished_at=_now())
     # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment
     payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:

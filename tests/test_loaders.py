@@ -120,7 +120,7 @@ def test_public_loader_end_to_end(name, cache, tmp_path):
     stream = BatchStream(ds, 500, 128, "csr" if src.categorical else "dense")
     X, y = next(iter(stream))
     assert X.shape == (128, stream.n_features) and np.isfinite(X.sum())
-    expected_width = len(src.features) - len(src.categorical) + (4096 if src.categorical else 0)
+    expected_width = len(src.features) - len(src.categorical) + (2**18 if src.categorical else 0)
     assert stream.n_features == expected_width
 
 
@@ -242,8 +242,14 @@ def test_user_csv_and_parquet(tmp_path):
     assert src.name == "file-mine" and src.task == "binary"
     ds = src.build(tmp_path / "out", 300)
     assert ds.manifest.columns == {"colour": "categorical"} and ds.rows == 300
-    X, y = next(iter(BatchStream(ds, 300, 300)))
-    assert set(np.unique(y)) == {0.0, 1.0} and X.shape[1] == 2 + 4096 and np.isfinite(X).all()
+    # a string categorical column takes the same sparse path as synth-ctr: what a CSR adapter gets
+    from oocbench.adapters.sklearn import SGD
+
+    stream = BatchStream.for_adapter(ds, 300, 300, SGD)
+    X, y = next(iter(stream))
+    assert stream.input_format == "csr" and X.format == "csr" and X.shape == (300, 2 + 2**18)
+    assert X.nnz == 300 * 3 and np.isfinite(X.data).all() and set(np.unique(y)) == {0.0, 1.0}
+    assert set(np.unique(X[:, 2:].nonzero()[1])).__len__() == 2  # 'red' and 'blue': two buckets
     import pyarrow.csv as pacsv
 
     pq.write_table(pacsv.read_csv(csv), tmp_path / "mine.parquet")

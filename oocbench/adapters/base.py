@@ -66,8 +66,12 @@ class Adapter(ABC):
         One line: per row, per mini-batch step, full pass...
     api_path : str
         The library API the adapter drives, e.g. ``"SGDClassifier.partial_fit per batch"``.
-    input_format : str
-        ``"dense"`` (numpy) or ``"csr"`` (scipy.sparse), the batches :meth:`fit` wants.
+    input_formats : tuple of str
+        The batch formats :meth:`partial_fit` and the predict methods take, in order of preference, from
+        ``"dense"`` (numpy float32), ``"csr"`` (scipy.sparse CSR: hashed categoricals) and ``"arrow"`` (a
+        ``pyarrow.Table``: numeric features transformed, categorical values raw). All-numeric data comes dense
+        when the adapter takes dense; data with categorical columns never comes dense (2^hash_bits columns):
+        an adapter that takes dense only is ``skipped`` there. ``self.input_format`` is the one chosen.
     """
 
     name: ClassVar[str]
@@ -79,13 +83,16 @@ class Adapter(ABC):
     profiles: ClassVar[dict[str, dict[str, Any]]] = {}
     update_semantics: ClassVar[str] = ""
     api_path: ClassVar[str] = ""
-    input_format: ClassVar[str] = "dense"
+    input_formats: ClassVar[tuple[str, ...]] = ("dense",)
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
-                 seed: int = 0, threads: str = "1") -> None:
+                 seed: int = 0, threads: str = "1", input_format: str | None = None) -> None:
         if task not in self.tasks:
             raise ValueError(f"{self.name} does not support task {task!r} (supports {sorted(self.tasks)})")
         self.task, self.n_features, self.profile, self.seed, self.threads = task, n_features, profile, seed, threads
+        self.input_format = input_format or self.input_formats[0]
+        if self.input_format not in self.input_formats:
+            raise ValueError(f"{self.name} takes {self.input_formats}, not {self.input_format!r} batches")
         self.hyperparameters: dict[str, Any] = {**self.params, **self.profiles.get(profile, {}), **(params or {})}
         self._closed = False
         self.setup()
@@ -117,7 +124,7 @@ class Adapter(ABC):
         return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
                 "tasks": sorted(cls.tasks), "api_path": cls.api_path, "update_semantics": cls.update_semantics,
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
-                "input_format": cls.input_format}
+                "input_formats": list(cls.input_formats)}
 
     # ----- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> None:  # noqa: B027 - optional hook

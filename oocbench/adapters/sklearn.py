@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oocbench.adapters.base import Adapter
+from oocbench.features import concat_batches
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -25,7 +26,8 @@ class SGD(Adapter):
         "recommended": {},  # sklearn's documented defaults ('optimal' schedule)
     }
     update_semantics = "per row: plain SGD, one step per example inside each partial_fit batch"
-    api_path = "SGDClassifier/SGDRegressor.partial_fit(X, y) per batch"
+    api_path = "SGDClassifier/SGDRegressor.partial_fit(X, y) per batch (numpy, or scipy CSR for hashed categoricals)"
+    input_formats = ("dense", "csr")
 
     def setup(self) -> None:
         from sklearn.linear_model import SGDClassifier, SGDRegressor
@@ -73,6 +75,7 @@ class PassiveAggressive(Adapter):
     profiles = {"matched": {}, "recommended": {}}
     update_semantics = "per row: PA-I step per example inside each partial_fit batch; Platt-scaled margins"
     api_path = "SGDClassifier(loss='hinge')/SGDRegressor(loss='epsilon_insensitive', learning_rate='pa1').partial_fit"
+    input_formats = ("dense", "csr")
 
     def setup(self) -> None:
         from sklearn.linear_model import SGDClassifier, SGDRegressor
@@ -144,7 +147,9 @@ class Batch(Adapter):
         "recommended": {},  # scikit-learn's defaults: C=1.0 (LogisticRegression), alpha=1.0 (Ridge)
     }
     update_semantics = "full batch: exact optimum of the regularised objective on all rows held in memory"
-    api_path = "LogisticRegression(solver='lbfgs')/Ridge.fit(X, y) on the whole stream collected in RAM"
+    api_path = ("LogisticRegression(solver='lbfgs')/Ridge.fit(X, y) on the whole stream collected in RAM "
+                "(one dense array, or one CSR matrix for hashed categoricals)")
+    input_formats = ("dense", "csr")
 
     def setup(self) -> None:
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -153,6 +158,10 @@ class Batch(Adapter):
         self.model: Any = None
 
     def fit(self, stream: BatchStream) -> None:
+        if self.input_format == "csr":  # CSR batches stacked once at the end (sparse: no preallocation)
+            self._parts = [(X, y) for X, y in stream]
+            self._refit()
+            return
         X = np.empty((stream.rows, stream.n_features), dtype=np.float32)  # one copy of the data, no concat
         y = np.empty(stream.rows, dtype=np.float32)
         i = 0
@@ -163,14 +172,14 @@ class Batch(Adapter):
         self._refit()
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self._parts.append((np.array(X, dtype=np.float32), np.array(y, dtype=np.float32)))
+        self._parts.append((X.copy(), np.array(y, dtype=np.float32)))
         self._dirty = True
 
     def _refit(self) -> None:
         from sklearn.linear_model import LogisticRegression, Ridge
 
         if len(self._parts) > 1:
-            self._parts = [(np.concatenate([p[0] for p in self._parts]), np.concatenate([p[1] for p in self._parts]))]
+            self._parts = [(concat_batches([p[0] for p in self._parts]), np.concatenate([p[1] for p in self._parts]))]
         X, y = self._parts[0]
         n, hp = len(y), self.hyperparameters
         self.rows_in_memory = n

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from oocbench import config
 from oocbench.datasets.build import build_synthetic
-from oocbench.datasets.shards import DatasetError, DatasetWriter, Manifest, ShardedDataset
+from oocbench.datasets.manifest import NUMERIC_KINDS, DatasetError, Manifest, ShardInfo
+from oocbench.datasets.reader import ShardedDataset
+from oocbench.datasets.rebatch import rebatch
+from oocbench.datasets.stats import column_stats, merge_stats
 from oocbench.datasets.synthetic import (
     BLOCK_ROWS,
     HOLDOUT,
@@ -27,10 +30,11 @@ from oocbench.datasets.synthetic import (
     SynthDrift,
     SynthRegression,
 )
+from oocbench.datasets.writer import DatasetWriter
 from oocbench.storage import Location, is_url, resolve
 
-__all__ = ["BLOCK_ROWS", "HOLDOUT", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS", "Manifest",
-           "ShardedDataset", "UnknownDatasetError", "dataset_names", "register", "dataset_root", "generate", "get_generator",
+__all__ = ["BLOCK_ROWS", "HOLDOUT", "NUMERIC_KINDS", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS",
+           "Manifest", "ShardInfo", "ShardedDataset", "column_stats", "merge_stats", "rebatch", "UnknownDatasetError", "dataset_names", "register", "dataset_root", "generate", "get_generator",
            "load"]
 
 #: every dataset by name; synthetic ones first (tests pick the first one of each task)

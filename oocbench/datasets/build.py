@@ -19,20 +19,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from oocbench.datasets.shards import (
-    FORMAT_VERSION,
-    HOLDOUT,
-    NUMERIC_KINDS,
-    Manifest,
-    PartialDir,
-    ShardedDataset,
-    ShardInfo,
-    finished_shard,
-    shard_name,
-    write_parquet,
-)
+from oocbench.datasets.manifest import FORMAT_VERSION, HOLDOUT, NUMERIC_KINDS, Manifest, ShardInfo
+from oocbench.datasets.reader import ShardedDataset
 from oocbench.datasets.synthetic import BLOCK_ROWS, STREAM_VERSION, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
+from oocbench.datasets.writer import PartialDir, finished_shard, shard_name, write_parquet
 from oocbench.storage import Location, client_env, resolve, to_str, write_via_buffer
 
 #: keys of ``truth`` kept out of the manifest (derived, or stored in truth.npz)

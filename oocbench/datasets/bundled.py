@@ -20,8 +20,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from oocbench import config
+from oocbench.datasets.manifest import DatasetError
 from oocbench.datasets.public import convert
-from oocbench.datasets.shards import DatasetError, ShardedDataset
+from oocbench.datasets.reader import ShardedDataset
 from oocbench.storage import resolve
 
 

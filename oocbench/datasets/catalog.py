@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from oocbench import config
-from oocbench.datasets.shards import MANIFEST, DatasetError, Manifest
+from oocbench.datasets.manifest import MANIFEST, DatasetError, Manifest
 from oocbench.storage import resolve
 
 _INSTANCE = re.compile(rf"/seed-[^/]+/rows-[^/]+/{re.escape(MANIFEST)}$")

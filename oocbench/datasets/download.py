@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oocbench import config
-from oocbench.datasets.shards import DatasetError, sha256_file
+from oocbench.datasets.manifest import DatasetError, sha256_file
 
 
 class ChecksumError(DatasetError):

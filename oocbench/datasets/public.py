@@ -25,7 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from oocbench.datasets.download import cache_dir, fetch, verify
-from oocbench.datasets.shards import DatasetError, DatasetWriter, ShardedDataset
+from oocbench.datasets.manifest import DatasetError
+from oocbench.datasets.reader import ShardedDataset
+from oocbench.datasets.writer import DatasetWriter
 
 HOLDOUT_EVERY = 10
 HOLDOUT_WINDOW = 500_000
@@ -69,7 +71,7 @@ def convert(tables: Iterator[pa.Table], root: Path, *, name: str, task: str, fea
                       generator={"name": name, "holdout": f"every {holdout_every}th of the first "
                                                           f"{holdout_window:,} source rows"},
                       columns={c: "categorical" for c in categorical},
-                      feature_spec={"standardize": True, "missing": True, "hash_buckets": 1 << 12},
+                      feature_spec={"standardize": True, "missing": True},
                       source=source or {})
     return ShardedDataset(root)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import expit
 
-from oocbench.datasets.shards import arrow_schema, to_table
+from oocbench.datasets.writer import arrow_schema, to_table
 
 BLOCK_ROWS = 1 << 14
 TRAIN, HOLDOUT, TRUTH = 0, 1, 2
@@ -256,7 +256,6 @@ class SynthCTR(_Generator):
     effect_std: float = 0.6
     ctr: float = 0.04
     holdout_rows: int = 50_000
-    hash_buckets: int = 1 << 12
     params: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -265,7 +264,7 @@ class SynthCTR(_Generator):
         self.params["cardinalities"] = list(self.cardinalities)
         self.params["cat_missing"] = list(self.cat_missing)
         self.columns = {**{c: "count" for c in self.count_names}, **{c: "categorical" for c in self.cat_names}}
-        self.feature_spec = {"standardize": True, "hash_buckets": self.hash_buckets}
+        self.feature_spec = {"standardize": True}
         self._cdf_cache: dict[int, np.ndarray] = {}
 
     @property

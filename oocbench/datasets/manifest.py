@@ -1,0 +1,131 @@
+"""The on-disk dataset format every backend reads: Parquet shards plus a JSON manifest.
+
+Layout of one dataset instance (one name, seed and row count)::
+
+    <root>/manifest.json        # written last: its presence means "complete"
+    <root>/train-00000.parquet  # training rows in stream order, shard after shard
+    <root>/holdout.parquet      # the fixed holdout set, the same at every scale
+
+``<root>`` is a local path or a URL (``s3://bucket/prefix``): every file goes through one
+:class:`oocbench.storage.Location` (a pyarrow filesystem and a path), so the same code writes and streams both.
+On a local filesystem a dataset is written into ``<root>.partial`` and renamed to ``<root>`` when complete. On
+object storage there is no atomic rename: the dataset is written in place and the manifest, written last (after
+every shard is uploaded and the bookkeeping files are deleted), is the completeness marker; a rewrite deletes
+an old manifest first. Either way an interrupted writer never leaves something that reads as complete. Each finished shard gets a small ``.done`` sidecar in
+``<root>.partial``; a rerun of the same plan (same source, seed, rows, sharding) keeps those shards and writes
+only the rest, a different plan starts over. A ``.lock`` file holding the writer's pid stops two writers.
+
+Columns are ``float32`` numeric (nulls allowed: missing values), ``int64`` or string categorical, and a
+``float32`` target; :attr:`Manifest.columns` says which kind each feature column is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oocbench.storage import Location, resolve
+
+FORMAT = "oocbench-shards"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+HOLDOUT = "holdout.parquet"
+NUMERIC_KINDS = ("numeric", "count")  # "count": non-negative counts, log1p-transformed by the feature layer
+KINDS = (*NUMERIC_KINDS, "categorical")
+
+
+class DatasetError(Exception):
+    """A dataset on disk is missing, incomplete or corrupt; the message says which file and what to do."""
+
+
+@dataclass
+class ShardInfo:
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    #: per numeric column ``[count, mean, M2]`` of the feature-layer value (after log1p for counts), float64,
+    #: so exact standardisation statistics of any set of shards merge without rereading (Chan et al.)
+    stats: dict[str, list[float]] | None = None
+
+
+@dataclass
+class Manifest:
+    name: str
+    task: str  # "binary" | "regression"
+    rows: int
+    seed: int
+    features: list[str]
+    target: str
+    shards: list[ShardInfo]
+    holdout: ShardInfo
+    generator: dict[str, Any] = field(default_factory=dict)
+    optimum: dict[str, float] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+    #: feature name -> "numeric" | "count" | "categorical"; absent names are numeric
+    columns: dict[str, str] = field(default_factory=dict)
+    #: how the shared feature layer treats this dataset: {"standardize": bool, "missing": bool}
+    feature_spec: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    def kind(self, column: str) -> str:
+        return self.columns.get(column, "numeric")
+
+    @property
+    def all_numeric(self) -> bool:
+        return all(self.kind(c) == "numeric" for c in self.features)
+
+    @property
+    def has_categorical(self) -> bool:
+        return any(self.kind(c) == "categorical" for c in self.features)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, path: Path | str | Location) -> Manifest:
+        try:
+            loc = resolve(path)
+            if not loc.is_file():  # object stores raise a generic OSError for a missing key: ask first
+                raise FileNotFoundError(str(loc))
+            raw = json.loads(loc.read_text())
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+                fmt = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
+                raise DatasetError(f"{path}: not an oocbench manifest (format={fmt!r}); delete the directory "
+                                   "and regenerate")
+            if raw.get("format_version", 0) > FORMAT_VERSION:
+                raise DatasetError(f"{path}: format version {raw['format_version']} is newer than this oocbench "
+                                   f"reads ({FORMAT_VERSION}); upgrade oocbench or regenerate")
+            raw["shards"] = [ShardInfo(**s) for s in raw["shards"]]
+            raw["holdout"] = ShardInfo(**raw["holdout"])
+            man = cls(**raw)
+            if not isinstance(man.rows, int) or sum(s.rows for s in man.shards) != man.rows:
+                raise ValueError(f"rows={man.rows!r} but the shards hold {sum(s.rows for s in man.shards)}")
+            return man
+        except DatasetError:
+            raise
+        except FileNotFoundError:
+            raise DatasetError(f"{path}: no manifest; generate the dataset first (oocbench generate)") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise DatasetError(f"{path}: malformed manifest ({type(exc).__name__}: {exc}); delete the directory "
+                               "and regenerate") from None
+
+
+def sha256_file(path: Path | str | Location, chunk: int = 1 << 22) -> str:
+    """sha256 of a local file or of any :class:`~oocbench.storage.Location` (streamed, constant memory)."""
+    digest = hashlib.sha256()
+    if isinstance(path, Location):
+        with path.fs.open_input_stream(path.path) as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+        return digest.hexdigest()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+

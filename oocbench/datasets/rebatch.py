@@ -1,0 +1,71 @@
+"""The one rebatcher: re-cut a stream of arbitrary-sized pieces into batches of exactly ``batch_size`` rows.
+
+A piece is an Arrow table / record batch, a numpy array, or a tuple of those with the same number of rows
+(``(X, y)``); every batch has the piece's shape. A piece that already has the right size passes through
+without a copy.
+
+>>> import numpy as np
+>>> pieces = [(np.arange(3), np.arange(3)), (np.arange(4), np.arange(4))]
+>>> [len(y) for _, y in rebatch(iter(pieces), 2, limit=6)]
+[2, 2, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+
+def _rows(piece: Any) -> int:
+    return (piece[0] if isinstance(piece, tuple) else piece).__len__()
+
+
+def _slice(piece: Any, start: int, stop: int) -> Any:
+    if isinstance(piece, tuple):
+        return tuple(_slice(p, start, stop) for p in piece)
+    if isinstance(piece, pa.Table | pa.RecordBatch):
+        return piece.slice(start, stop - start)
+    return piece[start:stop]
+
+
+def _concat(pieces: list[Any]) -> Any:
+    first = pieces[0]
+    if isinstance(first, tuple):
+        return tuple(_concat([p[i] for p in pieces]) for i in range(len(first)))
+    if isinstance(first, pa.Table | pa.RecordBatch):
+        return pa.Table.from_batches([b for p in pieces for b in
+                                      (p.to_batches() if isinstance(p, pa.Table) else [p])])
+    return np.concatenate(pieces)
+
+
+def rebatch(pieces: Iterator[Any], batch_size: int, limit: int) -> Iterator[Any]:
+    """Batches of ``batch_size`` rows (the last may be shorter) from ``pieces``, stopping after ``limit`` rows."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    pending: list[Any] = []
+    n = emitted = 0
+    for piece in pieces:
+        if emitted + n >= limit:
+            break
+        rows = _rows(piece)
+        keep = min(rows, limit - emitted - n)
+        if keep < rows:
+            piece = _slice(piece, 0, keep)
+        if n == 0 and keep == batch_size:  # the common case: no copy
+            emitted += batch_size
+            yield piece
+            continue
+        pending.append(piece)
+        n += keep
+        while n >= batch_size:
+            joined = _concat(pending)
+            yield _slice(joined, 0, batch_size)
+            emitted += batch_size
+            pending, n = [_slice(joined, batch_size, n)], n - batch_size
+            if n == 0:
+                pending = []
+    if n:
+        yield _concat(pending)
