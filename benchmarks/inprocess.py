@@ -30,6 +30,7 @@ from benchmarks import _common  # noqa: E402
 from oocbench import datasets as _datasets  # noqa: E402
 from oocbench.adapters.registry import discover as _discover  # noqa: E402
 from oocbench.features import BatchStream as _BatchStream  # noqa: E402
+from oocbench.features import UnsupportedInputError as _UnsupportedInputError  # noqa: E402
 
 
 class _FitInProcess:
@@ -47,12 +48,18 @@ class _FitInProcess:
         data = _datasets.load(dataset, rows, base=_common.data_dir())
         if reason := entry.cls.skip(data.task):
             raise NotImplementedError(reason)
-        self.stream = _BatchStream(data, min(rows, data.rows), _common.profile().batch_size)
-        self.model = entry.cls(data.task, data.n_features, profile=profile, threads="1")
+        try:  # the stream the case runner gives this adapter (dense, CSR or Arrow per its input_formats)
+            self.stream = _BatchStream.for_adapter(data, min(rows, data.rows), _common.profile().batch_size,
+                                                   entry.cls)
+        except _UnsupportedInputError as exc:
+            raise NotImplementedError(str(exc)) from None
+        self.model = entry.cls(data.task, self.stream.n_features, profile=profile, threads="1",
+                               input_format=self.stream.input_format)
         self.model.prepare(self.stream)
 
     def teardown(self, *_: Any) -> None:
-        self.model.close()
+        if getattr(self, "model", None) is not None:  # setup may have raised before building it
+            self.model.close()
 
     def time_fit(self, *_: Any) -> None:
         self.model.fit(self.stream)

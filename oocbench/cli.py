@@ -6,6 +6,7 @@ Unknown adapter, dataset or suite names exit with code 2 and list the valid ones
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -109,6 +110,15 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_bits(text: str) -> int:
+    from oocbench.features import check_hash_bits
+
+    try:
+        return check_hash_bits(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -131,6 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not names and (absent := available_datasets(suite)[1]):
             err.print(f"suite {suite.name}: dataset(s) {', '.join(absent)} not available here, left out")
         cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales)
+        if args.hash_bits is not None:
+            cases = [dataclasses.replace(c, hash_bits=args.hash_bits) for c in cases]
     else:
         missing = [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
         if missing:
@@ -140,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         datasets.get_generator(args.dataset)
         cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
                           profile=args.profile, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
-                          repeat=r) for r in range(args.repeat)]
+                          repeat=r, hash_bits=args.hash_bits) for r in range(args.repeat)]
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
     if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
@@ -279,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="matched", choices=("matched", "recommended"))
     r.add_argument("--threads", default="1", choices=("1", "all"))
     r.add_argument("--batch-size", type=int, default=10_000)
+    r.add_argument("--hash-bits", type=_hash_bits, default=None, metavar="BITS",
+                   help="categorical columns hash into 2^BITS buckets (1-30; default 18, as VW's -b 18)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--repeat", type=int, default=1, help="fresh model each repeat")
     r.add_argument("--timeout", type=float, default=600.0, help="seconds per case")

@@ -32,13 +32,14 @@ class Suite:
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("smoke", ("synth-binary",), (2_000,),
           description="every installed adapter on 2,000 rows: does each one run at all (seconds per case)"),
-    Suite("quick", ("synth-binary", "synth-regression"), (10_000, 100_000),
-          description="every installed adapter x both synthetic tasks x 10^4 and 10^5 rows: minutes on 2 cores"),
-    Suite("default", ("synth-binary", "synth-regression"), (10_000, 100_000, 1_000_000),
+    Suite("quick", ("synth-binary", "synth-regression", "synth-ctr"), (10_000, 100_000),
+          description="every installed adapter x dense binary, dense regression and wide categorical (synth-ctr) "
+                      "data x 10^4 and 10^5 rows: minutes on 2 cores"),
+    Suite("default", ("synth-binary", "synth-regression", "synth-ctr"), (10_000, 100_000, 1_000_000),
           description="adds 10^6 rows"),
-    Suite("full", ("synth-binary", "synth-regression"), (10_000, 100_000, 1_000_000, 10_000_000),
-          profiles=("matched", "recommended"), threads=("1", "all"),
-          description="up to 10^7 rows, both profiles and thread modes"),
+    Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift"),
+          (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"), threads=("1", "all"),
+          description="up to 10^7 rows, concept drift too, both profiles and thread modes"),
 )}
 
 

@@ -16,18 +16,20 @@ from oocbench.suites import SUITES, available_datasets, expand, get_suite
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
 
 
-def test_suites_are_defined_in_one_place_and_quick_covers_two_datasets_two_scales():
+def test_suites_are_defined_in_one_place_and_cover_wide_categorical_data():
     quick = get_suite("quick")
-    assert quick.datasets == ("synth-binary", "synth-regression") and quick.scales == (10_000, 100_000)
+    assert quick.datasets == ("synth-binary", "synth-regression", "synth-ctr") and quick.scales == (10_000, 100_000)
     assert quick.adapters == ()  # every installed adapter
     assert set(SUITES) >= {"smoke", "quick", "default", "full"}
     present, absent = available_datasets(quick)
-    assert present == ["synth-binary", "synth-regression"] and absent == []
+    assert present == ["synth-binary", "synth-regression", "synth-ctr"] and absent == []
+    assert "synth-ctr" in get_suite("default").datasets
+    assert {"synth-ctr", "synth-drift"} <= set(get_suite("full").datasets)
 
 
 def test_expand_order_narrowing_and_repeats():
     cases = expand(get_suite("quick"), ["sklearn.sgd", "x.y"], repeat=2)
-    assert len(cases) == 2 * 2 * 2 * 2
+    assert len(cases) == 2 * 3 * 2 * 2
     assert cases[0] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=0)
     assert cases[1] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=1)
     assert len({c.key() for c in cases}) == len(cases)  # the repeat is part of the identity
