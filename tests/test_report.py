@@ -213,3 +213,25 @@ def test_cli_report_prints_index_path(results, tmp_path):
     assert (tmp_path / "rep" / "results.csv").exists()
     missing = oocbench_cli("report", "--results", str(tmp_path / "none"), cwd=tmp_path)
     assert missing.returncode == 1 and "no results" in missing.stderr
+
+
+def test_wide_data_section_shows_the_gap_to_the_optimum_and_says_whether_more_data_helps(tmp_path, data_base):
+    # real runs on wide categorical data (hashed CSR): the gap to the known optimum, and the sentence about it,
+    # must follow from the records themselves
+    records = []
+    for n in (4_000, 40_000):
+        for adapter in ("sklearn.sgd", "sklearn.batch"):
+            r = run_case(CaseSpec(adapter, "synth-ctr", n, batch_size=2000), Limits(timeout_s=120), memray=False,
+                         data_base=data_base)
+            assert r.status == "ok", (r.reason, r.extra.get("traceback"))
+            assert r.extra["features"]["input_format"] == "csr"
+            records.append(r)
+    index = build_report(records, tmp_path / "rep")
+    html = index.read_text()
+    assert "Gap to the optimum vs rows" in html and (tmp_path / "rep/plots/s01-gap.png").stat().st_size > 5000
+    gaps = {(r.case.adapter, r.case.scale): r.metrics["log_loss"] - r.optimum["log_loss"] for r in records}
+    shrinking = [a for a in ("sklearn.batch", "sklearn.sgd") if gaps[(a, 40_000)] < 0.9 * gaps[(a, 4_000)]]
+    sentence = html.split("<p class=note>")[1].split("</p>")[0]
+    assert sentence.startswith("More data helps" if shrinking else "More data does not help"), (gaps, sentence)
+    for a in shrinking:
+        assert a in sentence

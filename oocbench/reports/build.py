@@ -16,7 +16,7 @@ from oocbench.reports import html as H
 from oocbench.reports import plots as P
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import PRIMARY_METRIC, case_groups, flatten, sections
-from oocbench.reports.verdict import verdicts
+from oocbench.reports.verdict import data_helps, verdicts
 
 
 def _json_safe(obj: Any) -> Any:
@@ -99,6 +99,11 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
         body = [f'<h2 id="{anchor}">{H.esc(title)}</h2>',
                 f"<p class=muted>{H.esc(_dataset_line(recs, task))}</p>"]
         body += [H.figure(f) for f in figs]
+        gap = P.gap_plot(sgroups, styles, out, stem, title, task)
+        if gap is not None:
+            body.append(H.figure(gap))
+        if (helps := data_helps(sgroups, task)) is not None:
+            body.append(f"<p class=note>{H.esc(helps)}</p>")
         curve = P.learning_curve_plot(sgroups, styles, out, stem, title, task)
         if curve is not None:
             body.append(H.figure(curve))

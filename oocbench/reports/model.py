@@ -38,6 +38,13 @@ def loss(record: CaseRecord) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
+def gap(record: CaseRecord) -> float | None:
+    """Holdout loss minus the dataset's known optimum (the true model's loss); ``None`` without an optimum."""
+    value, key = loss(record), PRIMARY_METRIC.get(task_of(record), ("log_loss", ""))[0]
+    best = record.optimum.get(key)
+    return None if value is None or best is None else value - float(best)
+
+
 def rss_growth(record: CaseRecord) -> float | None:
     """Process-tree RSS high-water mark during fit minus the baseline before fit."""
     v = record.memory.rss_fit_bytes
@@ -64,6 +71,7 @@ FIGURES: dict[str, Callable[[CaseRecord], float | None]] = {
     "heap_peak": heap_peak,
     "fit_memory": fit_memory,
     "loss": loss,
+    "gap": gap,
     "secondary": secondary,
     "coef_cosine": lambda r: r.extra.get("coef_cosine"),
 }

@@ -272,6 +272,31 @@ def accuracy_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: di
     return Plot(rel, "Accuracy vs rows", f"{label} on the holdout against training rows, {title}", caption)
 
 
+def gap_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str, title: str,
+             task: str) -> Plot | None:
+    """Holdout loss minus the known optimum against rows, log-log; ``None`` when no record has an optimum."""
+    if not any(g.stats.get("gap", {}).get("median") is not None for g in groups):
+        return None
+    label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))[1]
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.2, 4.0))
+        ax = fig.add_subplot()
+        undrawable = _series(ax, [g for g in groups if g.ok], "gap", styles)
+        _rows_axis(ax, [g.scale for g in groups])
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{label} minus the optimum (log scale)")
+        ax.set_title(f"Gap to the known optimum: {title}")
+        _legend(ax, [])
+        rel = _save(fig, out_dir, f"{stem}-gap")
+    note = (" Not drawn (loss at or below the optimum, i.e. within noise of it): "
+            + ", ".join(sorted({f"{g.adapter} at {g.scale:,}" for g in undrawable})) + "." if undrawable else "")
+    caption = (f"How far each model's holdout {label} is above the best achievable (the true model's), as the "
+               "training rows grow: a falling line means more data still buys accuracy; a flat one, that the "
+               "model has learnt what it can (or its one pass is the limit)." + note)
+    return Plot(rel, "Gap to the optimum vs rows", f"{label} gap to the optimum against training rows, {title}",
+                caption)
+
+
 def curve_points(curve: Any, key: str) -> list[tuple[float, float]] | None:
     """Points (rows seen, value of ``key``) of a record's ``extra["learning_curve"]``.
 

@@ -73,3 +73,64 @@ def verdicts(groups: list[CaseGroup]) -> list[Verdict]:
             v.trade_off = _best(close, "rows_per_s", highest=True) or v.most_accurate
         out.append(v)
     return out
+
+
+#: a gap to the optimum counts as shrinking / growing when it moves by more than this fraction
+GAP_CHANGE = 0.10
+
+
+def data_helps(groups: list[CaseGroup], task: str) -> str | None:
+    """One sentence, computed from the records, on whether more rows bring the models closer to the optimum.
+
+    Compares each successful adapter's median gap (holdout loss minus the known optimum) at its smallest and
+    largest scale; ``None`` without a known optimum or without an adapter measured at two scales.
+
+    >>> from oocbench.reports.model import CaseGroup
+    >>> def g(a, n, gap):
+    ...     x = CaseGroup(a, "d", n, "matched", "1", (), [])
+    ...     x.stats = {"gap": {"median": gap}}
+    ...     return x
+    >>> data_helps([g("a", 10, 0.04), g("a", 100, 0.01), g("b", 10, 0.02), g("b", 100, 0.02)], "binary")
+    'More data helps some adapters here: from 10 to 100 rows the gap to the known optimum shrinks for 1 of 2 (a 0.0400 -> 0.0100); flat for b.'
+    """
+    from oocbench.fmt import fmt_num
+
+    shrink, flat, grow = [], [], []
+    for adapter in sorted({g.adapter for g in groups}):
+        pts = sorted(((g.scale, g.stats.get("gap", {}).get("median")) for g in groups if g.adapter == adapter),
+                     key=lambda p: p[0])
+        pts = [p for p in pts if p[1] is not None]
+        if len(pts) < 2:
+            continue
+        (n0, a), (n1, b) = pts[0], pts[-1]
+        item = (adapter, a, b, n0, n1)
+        if b < a - GAP_CHANGE * abs(a):
+            shrink.append(item)
+        elif b > a + GAP_CHANGE * abs(a):
+            grow.append(item)
+        else:
+            flat.append(item)
+    total = len(shrink) + len(flat) + len(grow)
+    if not total:
+        return None
+    lo = min(i[3] for i in (*shrink, *flat, *grow))
+    hi = max(i[4] for i in (*shrink, *flat, *grow))
+
+    def show(items: list) -> str:
+        return ", ".join(f"{a} {fmt_num(x)} -> {fmt_num(y)}" for a, x, y, *_ in items)
+
+    span = f"from {lo:,} to {hi:,} rows"
+    if len(shrink) * 2 > total:
+        text = (f"More data helps here: {span} the gap to the known optimum shrinks for {len(shrink)} of {total} "
+                f"adapters ({show(shrink)})")
+    elif shrink:
+        text = (f"More data helps some adapters here: {span} the gap to the known optimum shrinks for "
+                f"{len(shrink)} of {total} ({show(shrink)})")
+    else:
+        text = (f"More data does not help here: {span} no adapter's gap to the known optimum shrinks by more than "
+                f"{GAP_CHANGE:.0%}")
+    if flat and shrink:
+        text += f"; flat for {', '.join(a for a, *_ in flat)}"
+    if grow:
+        text += f"; it grows for {show(grow)}"
+    return text + "."
