@@ -185,7 +185,8 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
         return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
     try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
-        choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical)
+        choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
+                      getattr(entry.cls, "dense_only_because", ""))
     except UnsupportedInputError as exc:
         return replace(record, status="skipped", reason=str(exc), task=gen.task, finished_at=_now())
     # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment

@@ -38,19 +38,19 @@ def _children() -> set[int]:
 
 
 # ----- dask ---------------------------------------------------------------------------------------------------
-def test_dask_array_is_built_lazily_one_task_per_shard(tmp_path):
+def test_dask_array_is_built_lazily_one_task_per_row_group(tmp_path):
     import dask
     import dask.array as da
 
     from oocbench.adapters.dask_ml import lazy_arrays
 
-    ds = datasets.generate("synth-binary", 3000, base=tmp_path, rows_per_shard=1000)
+    ds = datasets.generate("synth-binary", 3000, base=tmp_path, rows_per_shard=1000)  # one row group per shard
     stream = BatchStream(ds, 2500, 500)
     X, y = lazy_arrays(stream)
     assert X.chunks == ((1000, 1000, 500), (stream.n_features,)) and y.chunks == ((1000, 1000, 500),)
     graph = dict(da.Array.__dask_graph__(X)) | dict(y.__dask_graph__())
-    reads = [k for k in graph if (k[0] if isinstance(k, tuple) else k).startswith("read_part")]
-    assert len(reads) == 3, f"one read_part task per shard expected, got {reads}"
+    reads = [k for k in graph if (k[0] if isinstance(k, tuple) else k).startswith("_read_part")]
+    assert len(reads) == 3, f"one read_part task per row group expected, got {reads}"
     # the graph carries the recipe, not the data (da.from_array(numpy) would pickle all of X into it)
     assert len(pickle.dumps(graph)) < X.nbytes / 4
     with dask.config.set(scheduler="sync"):

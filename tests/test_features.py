@@ -114,7 +114,8 @@ def test_standardisation_uses_exactly_the_streams_training_rows(ctr):
 
 def test_read_part_matches_the_stream(ctr):
     stream = BatchStream(ctr, 12_000, 4_000, "csr")
-    parts = [stream.read_part(i) for i, _ in stream.parts()]
+    assert stream.parts() == [(0, 0, 5_000), (1, 0, 5_000), (2, 0, 2_000)]  # 5,000-row shards, one group each
+    parts = [stream.read_part(*p) for p in stream.parts()]
     assert sum(p[0].shape[0] for p in parts) == 12_000
     Xall = sparse.vstack([X for X, _ in stream])
     assert (sparse.vstack([p[0] for p in parts]) != Xall).nnz == 0

@@ -71,7 +71,8 @@ class Adapter(ABC):
         ``"dense"`` (numpy float32), ``"csr"`` (scipy.sparse CSR: hashed categoricals) and ``"arrow"`` (a
         ``pyarrow.Table``: numeric features transformed, categorical values raw). All-numeric data comes dense
         when the adapter takes dense; data with categorical columns never comes dense (2^hash_bits columns):
-        an adapter that takes dense only is ``skipped`` there. ``self.input_format`` is the one chosen.
+        an adapter that takes dense only is ``skipped`` there (``dense_only_because`` says why, if set).
+        ``self.input_format`` is the one chosen.
     """
 
     name: ClassVar[str]
@@ -84,6 +85,8 @@ class Adapter(ABC):
     update_semantics: ClassVar[str] = ""
     api_path: ClassVar[str] = ""
     input_formats: ClassVar[tuple[str, ...]] = ("dense",)
+    #: why a dense-only adapter cannot take categorical data (the reason recorded when it is skipped there)
+    dense_only_because: ClassVar[str] = ""
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
                  seed: int = 0, threads: str = "1", input_format: str | None = None) -> None:

@@ -1,10 +1,12 @@
 """dask-ml adapters on a dask.distributed cluster: ``Incremental(SGD)`` and a full-batch GLM (dask-glm L-BFGS).
 
-Both learn from a dask array built lazily from the dataset's Parquet shards, one block per shard, each block
-read by ``stream.read_part`` (the shared features) inside a worker: the client never holds the training data and
-the graph holds no data. The cluster is a ``LocalCluster`` sized by the thread mode, or an existing one named by
-``$OOCBENCH_DASK_SCHEDULER`` (``oocbench run --scheduler tcp://HOST:PORT``); its workers must then see the same
-data directory and have oocbench installed.
+Both learn from a dask array built lazily from the dataset's Parquet shards, one block per row group (2^16 rows,
+~12 MiB of CSR on synth-ctr; a whole 2^20-row shard as one CSR block is 180 MiB and building it grew RSS by
+463 MiB), each read and turned into the shared features (numpy, or scipy CSR for hashed categoricals) by
+``stream.read_part`` inside a worker: the client never holds the training data and the graph holds no data. The
+cluster is a ``LocalCluster`` sized by the thread mode, or an existing one named by ``$OOCBENCH_DASK_SCHEDULER``
+(``oocbench run --scheduler tcp://HOST:PORT``); its workers must then see the same data directory and have
+oocbench installed.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oocbench.adapters.base import Adapter
+from oocbench.adapters.sklearn import SGD as SklearnSGD
+from oocbench.adapters.sklearn import with_constant_column
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
 
 SCHEDULER_ENV = "OOCBENCH_DASK_SCHEDULER"
 #: What a worker imports before fit, so worker start-up imports are not timed as fit.
-WORKER_IMPORTS = ("sklearn.linear_model", "oocbench.features", "pyarrow.parquet")
-#: Sklearn's SGD settings, kept equal to ``sklearn.sgd`` (a test checks) so the pair isolates dask's overhead.
-SGD_PARAMS = {"penalty": "l2", "alpha": 1e-4, "learning_rate": "optimal", "eta0": 0.01, "average": False}
-SGD_MATCHED = {"learning_rate": "invscaling", "eta0": 0.1, "power_t": 0.5}
+WORKER_IMPORTS = ("sklearn.linear_model", "oocbench.features", "pyarrow.parquet", "scipy.sparse")
+#: sklearn.sgd's settings (and its constant-column intercept on CSR), so the pair isolates dask's overhead
+SGD_PARAMS, SGD_MATCHED = dict(SklearnSGD.params), dict(SklearnSGD.profiles["matched"])
 
 
 def _warm_worker() -> None:
@@ -36,8 +39,13 @@ def _warm_worker() -> None:
         importlib.import_module(module)
 
 
+def _read_part(stream: BatchStream, shard: int, group: int, rows: int) -> tuple[Any, np.ndarray]:
+    return stream.read_part(shard, group, rows)  # a plain function: the stream itself is one shared graph key
+
+
 def lazy_arrays(stream: BatchStream) -> tuple[Any, Any]:
-    """``(X, y)`` dask arrays with one block per shard, each from one ``stream.read_part(i)`` task.
+    """``(X, y)`` dask arrays, one block per Parquet row group (``stream.parts()``), each from one
+    ``stream.read_part`` task run by a worker.
 
     Parameters
     ----------
@@ -47,18 +55,22 @@ def lazy_arrays(stream: BatchStream) -> tuple[Any, Any]:
     Returns
     -------
     tuple of dask.array.Array
-        ``X`` float32 ``(rows, n_features)`` and ``y`` float32 ``(rows,)``, blocks aligned.
+        ``X`` float32 ``(rows, n_features)`` with numpy blocks, or scipy CSR blocks for a ``"csr"`` stream, and
+        ``y`` float32 ``(rows,)``, blocks aligned.
     """
     import dask
     import dask.array as da
+    from scipy import sparse
 
-    # computes the stream's feature statistics once, here, so every task ships them instead of each worker
-    # recomputing them
+    # n_features computes the feature statistics once, here; the stream is then one graph key that every read
+    # task names, so it is shipped to a worker once, not once per task
     d = stream.n_features
-    read = dask.delayed(stream.read_part, pure=True, nout=2)
-    blocks = [(read(i), rows) for i, rows in stream.parts()]
-    X = da.concatenate([da.from_delayed(part[0], (rows, d), np.float32) for part, rows in blocks])
-    y = da.concatenate([da.from_delayed(part[1], (rows,), np.float32) for part, rows in blocks])
+    src = dask.delayed(stream, pure=True, traverse=False)
+    read = dask.delayed(_read_part, pure=True, nout=2)
+    meta = sparse.csr_matrix((0, d), dtype=np.float32) if stream.input_format == "csr" else None
+    parts = [(read(src, *part), part[2]) for part in stream.parts()]
+    X = da.concatenate([da.from_delayed(p[0], (rows, d), np.float32, meta=meta) for p, rows in parts])
+    y = da.concatenate([da.from_delayed(p[1], (rows,), np.float32) for p, rows in parts])
     return X, y
 
 
@@ -124,7 +136,7 @@ class _DaskAdapter(Adapter):
 
 
 class Incremental(_DaskAdapter):
-    """``dask_ml.wrappers.Incremental(SGDClassifier | SGDRegressor)`` over the lazy per-shard array."""
+    """``dask_ml.wrappers.Incremental(SGDClassifier | SGDRegressor)`` over the lazy per-row-group array."""
 
     name = "dask-ml.incremental"
     params = {**SGD_PARAMS, "shuffle_blocks": True, "processes": False}
@@ -133,15 +145,25 @@ class Incremental(_DaskAdapter):
         "matched": {**SGD_MATCHED, "shuffle_blocks": False},
         "recommended": {},  # dask-ml's default: blocks in a random (seeded) order
     }
-    update_semantics = ("per row: one partial_fit call per block (= one Parquet shard) on a worker, plain SGD "
-                        "steps per example inside it, as sklearn.sgd")
-    api_path = "dask_ml.wrappers.Incremental(SGDClassifier/SGDRegressor).fit(dask array from read_part per shard)"
+    update_semantics = ("per row: one partial_fit call per block (one Parquet row group, 2^16 rows) on a worker, "
+                        "plain SGD steps per example inside it, as sklearn.sgd (CSR, matched: the intercept as a "
+                        "constant column, undamped)")
+    api_path = ("dask_ml.wrappers.Incremental(SGDClassifier/SGDRegressor).fit(dask array of numpy or scipy CSR "
+                "blocks, one stream.read_part task per Parquet row group)")
+    input_formats = ("dense", "csr")
 
     def build(self) -> None:
         from dask_ml.wrappers import Incremental as DaskIncremental
         from sklearn.linear_model import SGDClassifier, SGDRegressor
 
-        hp = {k: v for k, v in self.hyperparameters.items() if k not in ("cluster", "processes", "shuffle_blocks")}
+        hp = {k: v for k, v in self.hyperparameters.items()
+              if k not in ("cluster", "processes", "shuffle_blocks", "sparse_intercept")}
+        # sklearn damps the intercept step of sparse input 100x: matched learns it as a constant column instead
+        self.column = self.hyperparameters["sparse_intercept"] == "column" and self.input_format == "csr"
+        if self.column:
+            hp["fit_intercept"] = self.hyperparameters["fit_intercept"] = False
+        self.hyperparameters["sparse_intercept"] = ("constant column, fit_intercept=False" if self.column
+                                                    else "sklearn's own")
         if self.task == "binary":
             est = SGDClassifier(loss="log_loss", random_state=self.seed, **hp)
         else:
@@ -153,16 +175,29 @@ class Incremental(_DaskAdapter):
                                      random_state=self.seed)
         self._kw = {"classes": np.array([0.0, 1.0])} if self.task == "binary" else {}
 
+    def _X(self, X: Any) -> Any:
+        return with_constant_column(X) if self.column else X
+
     def fit(self, stream: BatchStream) -> None:
         X, y = lazy_arrays(stream)
+        if self.column:  # one more task per block, on the worker
+            X = X.map_blocks(with_constant_column, chunks=(X.chunks[0], (X.shape[1] + 1,)), dtype=np.float32,
+                             meta=X._meta)
         with self._client.as_current():
             self.model.fit(X, y, **self._kw)
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.model.partial_fit(X, y, **self._kw)  # numpy in: the wrapped estimator's partial_fit, in process
+        self.model.partial_fit(self._X(X), y, **self._kw)  # in-memory X: the wrapped estimator's partial_fit
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(self._X(X)))[:, 1]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model.predict(self._X(X)))
 
     def explain(self) -> np.ndarray | None:
-        return np.asarray(self.model.estimator_.coef_, dtype=np.float64).ravel()
+        coef = np.asarray(self.model.estimator_.coef_, dtype=np.float64).ravel()
+        return coef[:-1] if self.column else coef
 
 
 class GLM(_DaskAdapter):
@@ -173,18 +208,32 @@ class GLM(_DaskAdapter):
     regression. So the matched profile sets ``C = 1 / (n * alpha)`` (binary) or ``1 / (2 * n * alpha)``
     (regression) once ``n`` is known, at fit, and scales ``tol`` (L-BFGS-B's projected-gradient tolerance) by
     ``n`` so it stops where sklearn.batch's lbfgs (mean-scaled objective, ``gtol=tol``) does.
+
+    Dense data only, so a dataset with categorical columns is ``skipped``. dask-glm computes on numpy or
+    pydata-``sparse`` chunks, not scipy CSR: with CSR blocks dask-ml's ``add_intercept`` fails (``ValueError:
+    zero-dimensional arrays cannot be concatenated``) and without the intercept dask's scipy ``tensordot``
+    rejects ``X.dot(beta)`` (``AssertionError`` on ``a.ndim == b.ndim == 2``: ``beta`` is 1-D). ``sparse.COO``
+    blocks (``normalize=False``, intercept as a column) do fit, but on synth-ctr took 28 s at 10^5 rows, and at
+    10^6 9 s per loss + gradient evaluation (~50 needed) with RSS +1.4 GiB after 6 of them: over the 256 MiB
+    budget and the 600 s limit.
     """
 
     name = "dask-ml.glm"
+    dense_only_because = ("dask-glm's solvers take no scipy CSR chunks (add_intercept / tensordot fail); "
+                          "pydata-sparse COO chunks fit but at 10^6 rows of synth-ctr grew RSS by 1.4 GiB after "
+                          "6 of ~50 L-BFGS evaluations at 9 s each (see the class docstring)")
     params = {"solver": "lbfgs", "alpha": 1e-4, "C": None, "max_iter": 100, "tol": 1e-4, "processes": False}
     profiles = {
         "matched": {},
         # dask-ml's default C=1.0; lbfgs kept: the default admm is ~50x slower (library-facts)
         "recommended": {"alpha": None, "C": 1.0},
     }
-    update_semantics = ("full batch: L-BFGS on all rows; each iteration is one pass over every shard, re-read "
-                        "from Parquet (nothing persisted), until convergence or max_iter")
-    api_path = "dask_ml.linear_model.LogisticRegression/LinearRegression(solver='lbfgs').fit(lazy dask array)"
+    update_semantics = ("full batch: L-BFGS on all rows; each iteration is one pass over every block, re-read "
+                        "from Parquet (nothing persisted), until convergence or max_iter; dense data only "
+                        "(dask-glm takes no scipy CSR chunks: skipped on categorical data)")
+    api_path = ("dask_ml.linear_model.LogisticRegression/LinearRegression(solver='lbfgs').fit(lazy dask array of "
+                "numpy blocks, one stream.read_part task per Parquet row group)")
+    input_formats = ("dense",)
 
     def build(self) -> None:
         self.model = None

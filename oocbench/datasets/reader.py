@@ -98,6 +98,26 @@ class ShardedDataset:
             except (OSError, pa.ArrowException) as exc:
                 raise DatasetError(f"{path}: unreadable shard ({exc}); delete {self.root} and regenerate") from None
 
+    def row_groups(self, info: ShardInfo) -> list[int]:
+        """Rows of each Parquet row group of a shard, from its footer (a ranged read on object storage)."""
+        path = self.check(info)
+        try:
+            with path.open_input() as fh:
+                meta = pq.ParquetFile(fh).metadata
+                return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(f"{path}: unreadable shard ({exc}); delete {self.root} and regenerate") from None
+
+    def read_row_group(self, info: ShardInfo, group: int, columns: list[str] | None = None) -> pa.Table:
+        """One row group of a shard as an Arrow table (the unit a worker reads: ~2^16 rows)."""
+        path = self.check(info)
+        columns = columns or [*self.manifest.features, self.manifest.target]
+        try:
+            with path.open_input() as fh:
+                return pq.ParquetFile(fh).read_row_group(group, columns=columns)
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(f"{path}: unreadable shard ({exc}); delete {self.root} and regenerate") from None
+
     def numeric_batches(self, infos: Iterable[ShardInfo], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(X, y)`` float32 numpy pieces of all-numeric shards as stored (raw values; NaN for missing)."""
         if not self.manifest.all_numeric:
