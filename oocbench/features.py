@@ -32,6 +32,7 @@ pass of it apart from learning (``features_s``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,13 @@ def hash_strings(values: pa.Array, salt: np.uint64) -> np.ndarray:
     return splitmix64(fnv1a(data, offsets[:-1], np.diff(offsets), salt))
 
 
+@functools.lru_cache(maxsize=4096)
+def _salt_and_missing(name: str) -> tuple[np.uint64, np.uint64]:
+    """A column's salt and the hash of its missing token (computed once per column name)."""
+    salt = column_salt(name)
+    return salt, hash_strings(pa.array([MISSING_TOKEN]), salt)[0]
+
+
 def hash_column(column: pa.ChunkedArray | pa.Array, name: str, bits: int) -> np.ndarray:
     """Bucket of every value of one categorical column (see :data:`HASH_DOC`), int32 in ``[0, 2**bits)``.
 
@@ -115,8 +123,8 @@ def hash_column(column: pa.ChunkedArray | pa.Array, name: str, bits: int) -> np.
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    salt, mask = column_salt(name), np.uint64((1 << bits) - 1)
-    missing = hash_strings(pa.array([MISSING_TOKEN]), salt)[0]
+    salt, missing = _salt_and_missing(name)
+    mask = np.uint64((1 << bits) - 1)
     if pa.types.is_null(column.type):  # a column with no value at all (e.g. an empty CSV column)
         column = column.cast(pa.string())
     t = column.type
