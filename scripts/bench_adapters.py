@@ -76,10 +76,18 @@ def _river_many(a: Any, batches: Batches) -> None:
 
 
 def _vw(a: Any, batches: Batches) -> None:
-    import vowpalwabbit
+    """VW's own command line reading VW text from a pipe, written batch after batch (no overlap thread)."""
+    import subprocess
+    import sys
 
-    # the text file and cache were written by prepare (untimed on both sides); this is VW's own command line
-    vowpalwabbit.Workspace(f"-d {a.data_file} --cache_file {a.cache_file} {a.model_args} --quiet").finish()
+    from oocbench.adapters.vw import vw_text
+
+    cmd = [sys.executable, "-m", "vowpalwabbit", "-d", "/dev/stdin", *a.model_args.split(), "--quiet"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=False)
+    with proc.stdin:
+        for X, y in batches:
+            proc.stdin.write(vw_text(X, y, a.task == "binary"))
+    proc.wait()
 
 
 def _keras(a: Any, batches: Batches) -> None:

@@ -77,7 +77,25 @@ def _dask_incremental(a: Any, batches: Batches) -> None:
     _sklearn_sgd(a, batches)
 
 
+def _vw(a: Any, batches: Batches) -> None:
+    """VW's CLI reading VW text (the adapter's formatter) from a pipe, written batch after batch"""
+    import subprocess
+    import sys
+
+    from oocbench.adapters.vw import vw_text
+
+    cats = a.categorical or frozenset()  # set by prepare(stream)
+    cmd = [sys.executable, "-m", "vowpalwabbit", "-d", "/dev/stdin", *a.model_args.split(), "--quiet"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=False)
+    with proc.stdin:
+        for X, y in batches:
+            proc.stdin.write(vw_text(X, y, True, cats))
+    if proc.wait():
+        raise RuntimeError(f"VW exited with {proc.returncode}")
+
+
 PLAIN: dict[str, Callable[[Any, Batches], None]] = {
+    "vw.linear": _vw,
     "sklearn.sgd": _sklearn_sgd,
     "sklearn.passive-aggressive": _sklearn_pa,
     "dask-ml.incremental": _dask_incremental,

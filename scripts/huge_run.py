@@ -25,9 +25,7 @@ What it does, in order, printing every figure the README needs:
    < 10% for the streaming adapters), RSS growth during fit, and the disk the dataset uses.
 
 Adapters left out by default, with the reason printed: ``river.linear`` and ``river.hoeffding-tree`` (one
-Python call per row, ~70k rows/s: > 1 h at 3e8 rows), ``vw.linear`` (its prepare step writes the whole stream
-as VW text plus a binary cache in the case's temp directory: about 3-4x the Parquet's size on the same disk),
-``dask-ml.glm`` (full-batch L-BFGS: every iteration re-reads the whole dataset from disk, up to 100 passes),
+Python call per row, ~70k rows/s: > 1 h at 3e8 rows), ``dask-ml.glm`` (full-batch L-BFGS: every iteration re-reads the whole dataset from disk, up to 100 passes),
 ``tf.mlp`` (same input pipeline as ``tf.linear``, slower). ``--adapters`` runs any of them anyway.
 
 Disk and time for the default run on the project's machine type (2 cores, 24 GB RAM): about 29 GB of disk;
@@ -52,11 +50,11 @@ import psutil
 
 NAME = "synth-binary"
 SHARD_ROWS = 1 << 20
-DEFAULT_ADAPTERS = ("sklearn.sgd", "dask-ml.incremental", "river.linear-many", "tf.linear", "sklearn.batch")
+DEFAULT_ADAPTERS = ("sklearn.sgd", "vw.linear", "dask-ml.incremental", "river.linear-many", "tf.linear",
+                    "sklearn.batch")
 EXCLUDED = {
     "river.linear": "one learn_one call per row (~70k rows/s): over an hour at this scale",
     "river.hoeffding-tree": "one learn_one call per row: over an hour at this scale",
-    "vw.linear": "its prepare step writes the whole stream as VW text plus a cache file: ~3-4x the Parquet on disk",
     "dask-ml.glm": "full-batch L-BFGS: every iteration re-reads all the data from disk (up to 100 passes)",
     "tf.mlp": "the same tf.data pipeline as tf.linear, only slower: tf.linear shows the pipeline's cost",
     "sklearn.passive-aggressive": "the same partial_fit path as sklearn.sgd",
