@@ -65,40 +65,58 @@ vw = pytest.mark.skipif(not _installed("vw.linear"), reason="vowpalwabbit not in
 
 
 @vw
-def test_vw_prepare_writes_text_and_cache_and_fit_reads_them(tiny):
+def test_vw_fit_pipes_the_stream_into_vw_without_a_per_row_python_path(tiny):
+    import vowpalwabbit  # noqa: F401 - imported before fit, as the case runner does (import_s)
+
+    def fit_calls(rows: int) -> int:
+        stream = _stream(tiny, rows=rows, batch_size=rows)  # one batch: Python calls per batch stay constant
+        adapter = get_adapter("vw.linear")("binary", stream.n_features)
+        adapter.prepare(stream)
+        assert not list(adapter._dir.iterdir()), "prepare wrote a file: the text goes to VW through a pipe"
+        calls = 0
+
+        def count(frame, event, arg):  # every Python-level call made while fit runs
+            nonlocal calls
+            calls += event == "call"
+
+        sys.setprofile(count)
+        try:
+            adapter.fit(stream)
+        finally:
+            sys.setprofile(None)
+        assert adapter.fit_args.startswith("-d /dev/stdin ") and adapter._proc.returncode == 0
+        assert np.any(adapter.explain())
+        workdir = adapter._dir
+        adapter.close()
+        assert not workdir.exists(), "release() left VW's files behind"
+        return calls
+
+    small, large = fit_calls(2000), fit_calls(8000)
+    assert large < small + 200, f"{small} -> {large} Python calls for 4x the rows: a per-row path"
+
+
+@vw
+def test_vw_failing_is_an_error_with_its_message_not_a_hang(tiny):
     stream = _stream(tiny)
-    adapter = get_adapter("vw.linear")("binary", stream.n_features)
-    adapter.prepare(stream)
-    lines = adapter.data_file.read_text().splitlines()
-    assert len(lines) == stream.rows
-    assert lines[0].startswith(("1 |x f0:", "-1 |x f0:")) and f"f{stream.n_features - 1}:" in lines[0]
-    assert adapter.cache_file.stat().st_size > 0
-
-    calls = 0
-
-    def count(frame, event, arg):  # every Python-level call made while fit runs
-        nonlocal calls
-        calls += event == "call"
-
-    sys.setprofile(count)
+    adapter = get_adapter("vw.linear")("binary", stream.n_features, params={"bit_precision": 99})
     try:
-        adapter.fit(stream)
+        with pytest.raises(RuntimeError, match="61 or fewer bits"):
+            adapter.fit(stream)
     finally:
-        sys.setprofile(None)
-    assert "-d " in adapter.fit_args and "--cache_file" in adapter.fit_args
-    assert calls < 100 < stream.rows, f"{calls} Python calls while fitting {stream.rows} rows: a per-row path"
-    weights = adapter.explain()
-    workdir = adapter._dir
-    adapter.close()
-    assert not workdir.exists(), "release() left VW's files behind"
+        adapter.close()
 
-    # the cache really is what fit reads: with the text file emptied, the same weights come out
-    again = get_adapter("vw.linear")("binary", stream.n_features)
-    again.prepare(stream)
-    again.data_file.write_text("")
-    again.fit(stream)
-    np.testing.assert_allclose(again.explain(), weights, rtol=1e-6)
-    again.close()
+    def broken():  # the stream fails half-way: VW is stopped, not left waiting for more input
+        yield next(iter(stream))
+        raise OSError("shard unreadable")
+
+    adapter = get_adapter("vw.linear")("binary", stream.n_features)
+    try:
+        adapter.categorical = frozenset()
+        with pytest.raises(OSError, match="shard unreadable"):
+            adapter.fit(broken())
+        assert adapter._proc.poll() is not None
+    finally:
+        adapter.close()
 
 
 @vw
@@ -136,12 +154,13 @@ river = pytest.mark.skipif(not _installed("river.linear"), reason="river not ins
 
 
 @river
-def test_river_linear_many_takes_one_step_per_batch_and_linear_one_per_row(tiny):
+def test_river_linear_many_takes_one_step_per_mini_batch_and_linear_one_per_row(tiny):
     stream = _stream(tiny, rows=3000, batch_size=500)
     many, one = _fitted("river.linear-many", stream), _fitted("river.linear", stream)
-    assert many.model.optimizer.n_iterations == 3000 // 500
+    m = many.hyperparameters["rows_per_step"]
+    assert many.model.optimizer.n_iterations == (3000 // 500) * -(-500 // m)  # ceil(batch / m) calls per batch
     assert one.model.optimizer.n_iterations == 3000
-    assert "one sgd step per learn_many" in many.update_semantics.lower()
+    assert "one sgd step on the mean gradient per learn_many" in many.update_semantics.lower()
     many.close()
     one.close()
 
