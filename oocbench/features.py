@@ -286,7 +286,8 @@ class FeatureSpec:
             "standardize": ("z-score with exact mean / population std of the stream's training rows (one pass at "
                             "write time, per-shard count/mean/M2 merged; partial last shard scanned once)"
                             if self.standardize else "none (used as stored)"),
-            "missing": "numeric -> training mean (0 after standardising); categorical -> '__missing__' bucket",
+            "missing": "numeric -> training mean (0 after standardising); categorical -> " + (
+                "null, passed raw to the library" if input_format == "arrow" else "the '__missing__' token's bucket"),
         }
 
 

@@ -61,7 +61,7 @@ def _sklearn_batch(a: Any, batches: Batches) -> None:
 
 
 def _river_one(a: Any, batches: Batches) -> None:
-    learn, names = a.model.learn_one, [f"f{j}" for j in range(a.n_features)]
+    learn, names = a.model.learn_one, range(a.n_features)  # column-index keys, as the adapter's dicts
     for X, y in batches:
         for row, target in zip(X.tolist(), (y > 0.5).tolist(), strict=True):
             learn(dict(zip(names, row, strict=True)), target)
@@ -70,9 +70,11 @@ def _river_one(a: Any, batches: Batches) -> None:
 def _river_many(a: Any, batches: Batches) -> None:
     import pandas as pd
 
-    names = [f"f{j}" for j in range(a.n_features)]
+    m = int(a.hyperparameters["rows_per_step"])  # one learn_many (one SGD step) per rows_per_step rows
     for X, y in batches:
-        a.model.learn_many(pd.DataFrame(X, columns=names, copy=False), pd.Series(y > 0.5))
+        for i in range(0, len(y), m):
+            a.model.learn_many(pd.DataFrame(X[i:i + m], columns=range(X.shape[1]), copy=False),
+                               pd.Series(y[i:i + m] > 0.5))
 
 
 def _vw(a: Any, batches: Batches) -> None:

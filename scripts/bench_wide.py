@@ -94,7 +94,56 @@ def _vw(a: Any, batches: Batches) -> None:
         raise RuntimeError(f"VW exited with {proc.returncode}")
 
 
+def _river_linear(a: Any, batches: Batches) -> None:
+    """river LogisticRegression(same schedule, l2).learn_one({column: value} of the row's non-zeros) per row"""
+    from river import linear_model, optim
+
+    hp = a.hyperparameters
+    schedule = optim.schedulers.InverseScaling(hp["eta0"], hp["power_t"])
+    model = linear_model.LogisticRegression(optim.SGD(schedule), intercept_lr=schedule, l2=hp["alpha"])
+    for X, y in batches:
+        ind, val, ptr = X.indices.tolist(), X.data.tolist(), X.indptr.tolist()
+        for i, target in enumerate((y > 0.5).tolist()):
+            lo, hi = ptr[i], ptr[i + 1]
+            model.learn_one({k: v for k, v in zip(ind[lo:hi], val[lo:hi], strict=True) if v}, target)
+
+
+def _river_many(a: Any, batches: Batches) -> None:
+    """river LogisticRegression(per-step rate).learn_many(frame of the non-zero columns) per rows_per_step rows"""
+    import pandas as pd
+    from river import linear_model, optim
+
+    hp = a.hyperparameters
+    schedule = optim.schedulers.InverseScaling(hp["step_eta0"], hp["power_t"])
+    model = linear_model.LogisticRegression(optim.SGD(schedule), intercept_lr=schedule, l2=hp["alpha"])
+    m = hp["rows_per_step"]
+    for X, y in batches:
+        X = X.copy()
+        X.eliminate_zeros()
+        for i in range(0, X.shape[0], m):
+            part = X[i:i + m]
+            cols = np.unique(part.indices)
+            model.learn_many(pd.DataFrame(part[:, cols].toarray(), columns=cols), pd.Series(y[i:i + m] > 0.5))
+
+
+def _river_tree(a: Any, batches: Batches) -> None:
+    """river HoeffdingTreeClassifier(same params, categoricals nominal).learn_one(Arrow row as dict) per row"""
+    import pyarrow as pa
+    from river import tree
+
+    model = None
+    for X, y in batches:
+        if model is None:
+            nominal = [f.name for f in X.schema if not pa.types.is_floating(f.type)]
+            model = tree.HoeffdingTreeClassifier(**type(a).profiles["matched"], nominal_attributes=nominal)
+        for row, target in zip(X.to_pylist(), (y > 0.5).tolist(), strict=True):
+            model.learn_one(row, target)
+
+
 PLAIN: dict[str, Callable[[Any, Batches], None]] = {
+    "river.linear": _river_linear,
+    "river.linear-many": _river_many,
+    "river.hoeffding-tree": _river_tree,
     "vw.linear": _vw,
     "sklearn.sgd": _sklearn_sgd,
     "sklearn.passive-aggressive": _sklearn_pa,
