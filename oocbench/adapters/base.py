@@ -127,6 +127,8 @@ class Adapter(ABC):
         return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
                 "tasks": sorted(cls.tasks), "api_path": cls.api_path, "update_semantics": cls.update_semantics,
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
+                # overrides of a profile on sparse (CSR) input, where an adapter declares them
+                "sparse_profiles": {k: dict(v) for k, v in getattr(cls, "sparse_profiles", {}).items()},
                 "input_formats": list(cls.input_formats)}
 
     # ----- lifecycle -----------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 TF reads no Parquet itself, so the pipeline is ``Dataset.from_generator`` over the stream's batches (pyarrow
 inside), with the cardinality asserted (else Keras warns "ran out of data") and ``prefetch(AUTOTUNE)`` so reading
-overlaps learning. TensorFlow is imported in ``setup`` only: ``oocbench list`` stays fast.
+overlaps learning. Hashed categoricals (CSR, d + 2^18 columns) enter as ``tf.SparseTensor`` batches into a sparse
+``keras.Input``; Keras multiplies them by the first kernel through ``embedding_lookup_sparse``, so no dense
+(batch, width) tensor exists, forward or backward. TensorFlow is imported in ``setup`` only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import re
@@ -25,16 +28,26 @@ if TYPE_CHECKING:
     from oocbench.features import BatchStream
 
 #: matched, linear: sklearn.sgd's model (alpha, 1/sqrt(t) decay, one pass, the stream's batch size). Its eta0=0.1 is
-#: per row; a Keras step uses the *mean* gradient of a whole batch, so at that rate one pass at batch 10^4 takes 100
-#: tiny steps and stays near the constant predictor, while the per-row rates summed over a batch (2*eta0*sqrt(B),
-#: ~20 at B=10^4) are far past a mean-gradient step's stability limit (~2/L, L ~ 1-2 on these standardised
-#: features). So the per-batch eta0 is 1.0 (~1/L) with the same 1/sqrt(t) decay, t counted in batches.
-LINEAR_MATCHED = {"optimizer": "sgd", "eta0": 1.0, "power_t": 0.5, "alpha": 1e-4}
-#: matched, MLP: the same L2, pass and batch size; plain SGD diverges or stalls on the MLP in 100 steps, so Adam
-#: with a rate (1e-2) that converges in one pass
+#: per row; a Keras step takes the *mean* gradient of a batch, whose stability limit is ~2/L (L ~ 1-2 on these
+#: standardised features), far below the per-row rates summed over a batch: per-batch eta0 = 1.0 (~1/L), t in batches.
+LINEAR_MATCHED = {"optimizer": "sgd", "eta0": 1.0, "power_t": 0.5, "alpha": 1e-4, "output_bias_init": "zeros"}
+#: ... on hashed categoricals (CSR): a bucket in c rows of a batch gets c/B of a per-row step, so one global
+#: eta0/sqrt(t) leaves rare buckets near 0 (synth-ctr 10^6: log loss 0.1660, constant 0.1684). Adagrad is that
+#: schedule per coordinate (steady gradients: eta0/sqrt(t_bucket)), as CTR learners do (FTRL, VW's --adaptive):
+#: 0.1401 vs sklearn.sgd's 0.1425 (10^5: 0.1621 vs 0.1598, where the global schedule gives 0.2028)
+LINEAR_SPARSE_MATCHED = {"optimizer": "adagrad", "eta0": 1.0, "power_t": 0.0}
+#: matched, MLP: the same L2, pass and batch size; plain SGD diverges or stalls on the MLP in 100 steps: Adam 1e-2
 MLP_MATCHED = {"optimizer": "adam", "eta0": 1e-2, "power_t": 0.0, "alpha": 1e-4}
 #: Keras' own defaults: Adam at its default learning rate, no weight penalty.
 RECOMMENDED = {"optimizer": "adam", "eta0": 1e-3, "power_t": 0.0, "alpha": 0.0}
+#: tf.mlp's output bias starts at the first batch's log-odds / mean, as CTR models do for rare positives: from
+#: p = 0.5, 10 Adam steps leave synth-ctr (20k rows, batch 2000) at 0.2167, above the constant; from there, 0.1375
+#: (10^6 rows: 0.1233 both). tf.linear keeps sklearn's zero start.
+FIRST_BATCH = "first_batch"
+#: tf.mlp on CSR: width of its linear first layer, an embedding per bucket (and numeric column) summed per row.
+#: Dense(64) there is a 16.8M-weight kernel (64 MiB, +128 MiB Adam slots, +64 MiB gradient); 8 is 2.1M (8 MiB)
+#: and learnt best of 8 / 16 / 32 on synth-ctr 10^6 (log loss 0.1233 / 0.1239 / 0.1246; optimum 0.1108).
+EMBEDDING_DIM = 8
 
 #: absl INFO lines TF writes at import, before any log level applies (TF_CPP_MIN_LOG_LEVEL does not stop them)
 _IMPORT_NOISE = re.compile(r"^(I\d{4} |WARNING: All log messages before absl::InitializeLog)")
@@ -96,7 +109,13 @@ class _Keras(Adapter):
     extra = "tensorflow"
     params = dict(LINEAR_MATCHED)
     profiles = {"matched": {}, "recommended": dict(RECOMMENDED)}
+    sparse_profiles: dict[str, dict[str, Any]] = {}  # per profile, on CSR input, under the caller's params
     hidden: tuple[int, ...] = ()
+    input_formats = ("dense", "csr")
+
+    def __init__(self, task: str, n_features: int, **kw: Any) -> None:
+        self._given = dict(kw.get("params") or {})
+        super().__init__(task, n_features, **kw)
 
     @classmethod
     def library_version(cls) -> str | None:
@@ -113,43 +132,81 @@ class _Keras(Adapter):
         keras = _configure(self.threads, self.seed)
         import tensorflow as tf
 
-        hp = self.hyperparameters
+        self.sparse, hp = self.input_format == "csr", dict(self.hyperparameters)
+        if self.sparse:
+            hp.update({**self.sparse_profiles.get(self.profile, {}), **self._given})
+        elif self.hidden:
+            hp.pop("embedding_dim", None)  # dense numeric input goes straight into the 64-64 MLP
         # sklearn: mean(loss) + alpha/2 |w|^2; Keras adds l2 * sum(w^2) to mean(loss) -> l2 = alpha / 2
         reg = keras.regularizers.L2(hp["alpha"] / 2) if hp["alpha"] else None
-        layers = [keras.Input((self.n_features,))]
+        layers = [keras.Input((self.n_features,), sparse=self.sparse)]
+        if self.sparse and self.hidden:  # the embedding-sum (see EMBEDDING_DIM), linear: the ReLUs come after
+            layers.append(keras.layers.Dense(hp["embedding_dim"], kernel_regularizer=reg))
         layers += [keras.layers.Dense(h, activation="relu", kernel_regularizer=reg) for h in self.hidden]
         layers.append(keras.layers.Dense(1, activation="sigmoid" if self.task == "binary" else None,
                                          kernel_regularizer=reg))
         self.model = keras.Sequential(layers)
         if hp["optimizer"] == "sgd":
-            schedule = _inv_scaling(hp["eta0"], hp["power_t"])
-            optimizer = keras.optimizers.SGD(schedule)
+            optimizer = keras.optimizers.SGD(_inv_scaling(hp["eta0"], hp["power_t"]))
         else:
-            optimizer = keras.optimizers.Adam(hp["eta0"])
+            optimizer = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad}[hp["optimizer"]](
+                hp["eta0"])
         # regression: half squared error, sklearn's squared_error loss (so alpha means the same thing)
         loss = "binary_crossentropy" if self.task == "binary" else _half_mse
         self.model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
+        self._bias_from_data = hp["output_bias_init"] == FIRST_BATCH
+        shape = " -> ".join(f"Dense({layer.units})" for layer in self.model.layers)
         self.hyperparameters = {**hp, "l2": hp["alpha"] / 2 if hp["alpha"] else 0.0,
+                                "layers": f"Input({self.n_features}{', sparse' if self.sparse else ''}) -> {shape}",
                                 "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
                                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
 
-    def dataset(self, stream: BatchStream) -> Any:
-        """The ``tf.data`` pipeline: the stream's batches, cardinality asserted, prefetched."""
+    def dataset(self, stream: BatchStream, batches: Iterator[tuple[Any, np.ndarray]] | None = None) -> Any:
+        """The ``tf.data`` pipeline over the stream's batches (or ``batches``, an iteration of it already begun),
+        CSR as ``tf.SparseTensor``, cardinality asserted, prefetched."""
         import tensorflow as tf
 
-        sig = (tf.TensorSpec((None, self.n_features), tf.float32), tf.TensorSpec((None,), tf.float32))
+        source, y_spec = iter(stream) if batches is None else batches, tf.TensorSpec((None,), tf.float32)
+        if not self.sparse:
+            sig = (tf.TensorSpec((None, self.n_features), tf.float32), y_spec)
+            ds = tf.data.Dataset.from_generator(lambda: source, output_signature=sig)
+        else:  # numpy COO parts from the generator; the SparseTensor is built in the graph (no eager op per batch)
+            sig = (tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None,), tf.float32), y_spec)
+            ds = tf.data.Dataset.from_generator(lambda: ((*coo(X), y) for X, y in source), output_signature=sig)
+            width = tf.constant([self.n_features], tf.int64)
+            ds = ds.map(lambda ij, v, y: (tf.SparseTensor(ij, v, tf.concat([tf.shape(y, tf.int64), width], 0)), y))
         n_batches = math.ceil(stream.rows / stream.batch_size)
-        ds = tf.data.Dataset.from_generator(lambda: iter(stream), output_signature=sig)
         return ds.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(tf.data.AUTOTUNE)
 
     def fit(self, stream: BatchStream) -> None:
-        self.model.fit(self.dataset(stream), epochs=1, shuffle=False, verbose=0)
+        batches = iter(stream)
+        if (first := next(batches, None)) is not None:
+            self._start(first[1])
+            ds = self.dataset(stream, itertools.chain([first], batches))
+            self.model.fit(ds, epochs=1, shuffle=False, verbose=0)
 
-    def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.model.train_on_batch(X, y)
+    def _start(self, y: np.ndarray) -> None:
+        """Before the first step: the output bias from this batch's labels when asked (see FIRST_BATCH)."""
+        if self._bias_from_data:
+            self._bias_from_data = False
+            n, pos = len(y), float(np.sum(y))
+            bias = math.log((pos + 0.5) / (n - pos + 0.5)) if self.task == "binary" else pos / max(n, 1)
+            self.model.layers[-1].bias.assign([bias])
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(X)).reshape(-1)
+    def _input(self, X: Any) -> Any:
+        """``X`` as the model takes it: numpy as is, scipy CSR as a ``tf.SparseTensor`` (never densified)."""
+        if not self.sparse:
+            return X
+        import tensorflow as tf
+
+        return tf.SparseTensor(*coo(X), np.array(X.shape, dtype=np.int64))
+
+    def partial_fit(self, X: Any, y: np.ndarray) -> None:
+        self._start(y)
+        self.model.train_on_batch(self._input(X), y)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(self._input(X))).reshape(-1)
 
     predict = predict_proba
 
@@ -158,6 +215,15 @@ class _Keras(Adapter):
 
         keras.backend.clear_session()  # frees the graph state this model built in the process
         self.model = None
+
+
+def coo(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, values)`` of a scipy CSR matrix as ``tf.SparseTensor`` takes them: int64 ``(nnz, 2)`` [row,
+    column] pairs in row-major order (CSR with sorted indices already is), float32 values; vectorised."""
+    ij = np.empty((X.nnz, 2), dtype=np.int64)
+    ij[:, 0] = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+    ij[:, 1] = X.indices
+    return ij, np.asarray(X.data, dtype=np.float32)
 
 
 def _half_mse(y_true: Any, y_pred: Any) -> Any:
@@ -188,20 +254,27 @@ class Linear(_Keras):
     """One Dense unit: logistic (sigmoid) or linear regression."""
 
     name = "tf.linear"
+    sparse_profiles = {"matched": dict(LINEAR_SPARSE_MATCHED)}
     update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows on the batch's mean gradient "
-                        "(matched: SGD eta0/sqrt(t), t counted in batches; recommended: Adam)")
-    api_path = "keras.Sequential([Dense(1)]).fit(tf.data.Dataset.from_generator(batches), epochs=1)"
+                        "(matched: SGD eta0/sqrt(t), t counted in batches; on hashed categoricals (CSR) Adagrad, "
+                        "that schedule per coordinate; recommended: Adam)")
+    api_path = ("keras.Sequential([Dense(1)]).fit(tf.data.Dataset.from_generator(batches), epochs=1); CSR: "
+                "Input(sparse=True), tf.SparseTensor batches")
 
     def explain(self) -> np.ndarray | None:
         return np.asarray(self.model.layers[-1].kernel.numpy(), dtype=np.float64).ravel()
 
 
 class MLP(_Keras):
-    """Two hidden Dense layers of 64 ReLU units, then one output unit."""
+    """Two hidden Dense layers of 64 ReLU units, then one output unit (on CSR, over an embedding-sum)."""
 
     name = "tf.mlp"
     hidden = (64, 64)
-    params = dict(MLP_MATCHED)
-    update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows (Adam), a "
-                        "64-64 ReLU MLP")
-    api_path = "keras.Sequential([Dense(64), Dense(64), Dense(1)]).fit(tf.data.Dataset.from_generator(batches))"
+    params = {**MLP_MATCHED, "embedding_dim": EMBEDDING_DIM, "output_bias_init": FIRST_BATCH}
+    update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows (Adam), a 64-64 ReLU MLP "
+                        "whose output bias starts at the first batch's log-odds (binary) or mean (regression); on "
+                        "hashed categoricals (CSR) over an embedding-sum: a linear Dense(embedding_dim) of the sparse "
+                        "input (each row's bucket embeddings, and numeric values times theirs, summed)")
+    api_path = ("keras.Sequential([Dense(64), Dense(64), Dense(1)]).fit(tf.data.Dataset.from_generator(batches)); "
+                "CSR: [Input(sparse=True), Dense(embedding_dim), Dense(64), Dense(64), Dense(1)], tf.SparseTensor "
+                "batches")
