@@ -22,19 +22,21 @@ def _cell(text: str) -> str:
 
 def table() -> str:
     """Markdown table: adapter, library, version, API path, update semantics, matched / recommended params."""
-    rows = ["| adapter | library | version | API path | update semantics | matched | recommended |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| adapter | library | version | input formats | API path | update semantics | matched | recommended |",
+            "|---|---|---|---|---|---|---|---|"]
     for name, entry in discover().items():
         cls = entry.cls
         if cls is None:
-            rows.append(f"| `{name}` | ? | not installed | {_cell(entry.reason)} | | | |")
+            rows.append(f"| `{name}` | ? | not installed | | {_cell(entry.reason)} | | | |")
             continue
         info = cls.describe()
         prof = {p: {**info["params"], **info["profiles"].get(p, {})} for p in ("matched", "recommended")}
         version = info["version"] or "not installed"
-        rows.append(f"| `{name}` | {info['library']} | {version} | {_cell(info['api_path'])} | "
-                    f"{_cell(info['update_semantics'])} | {_cell(_fmt(prof['matched']))} | "
-                    f"{_cell(_fmt(prof['recommended']))} |")
+        sparse = {p: info.get("sparse_profiles", {}).get(p) for p in ("matched", "recommended")}
+        cells = {p: _fmt(prof[p]) + (f"; on CSR: {_fmt(sparse[p])}" if sparse[p] else "") for p in prof}
+        rows.append(f"| `{name}` | {info['library']} | {version} | {', '.join(info['input_formats'])} | "
+                    f"{_cell(info['api_path'])} | {_cell(info['update_semantics'])} | {_cell(cells['matched'])} | "
+                    f"{_cell(cells['recommended'])} |")
     return "\n".join(rows)
 
 

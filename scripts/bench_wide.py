@@ -20,8 +20,8 @@ at 10^6 rows through the real runner. Everything printed is measured in this run
 
 Usage::
 
-    .venv/bin/python scripts/bench_wide.py                      # (a) at 2*10^5 rows, (b) at 10^6
-    .venv/bin/python scripts/bench_wide.py --part a --rows 1e6 --only sklearn.sgd river.linear
+    .venv/bin/python scripts/bench_wide.py        # (a) and (b) at 10^6 rows (the per-row tree: (a) at 10^5)
+    .venv/bin/python scripts/bench_wide.py --part a --rows 2e5 --only sklearn.sgd river.linear
 """
 
 from __future__ import annotations
@@ -140,7 +140,26 @@ def _river_tree(a: Any, batches: Batches) -> None:
             model.learn_one(row, target)
 
 
+def _keras(a: Any, batches: Batches) -> None:
+    """the adapter's compiled Keras model, train_on_batch(tf.SparseTensor of the CSR batch, y) per batch"""
+    import math
+
+    import tensorflow as tf
+
+    from oocbench.adapters.tensorflow import coo
+
+    first = True
+    for X, y in batches:
+        if first and a.hyperparameters.get("output_bias_init") == "first_batch":  # as the model is specified
+            pos = float(y.sum())
+            a.model.layers[-1].bias.assign([math.log((pos + 0.5) / (len(y) - pos + 0.5))])
+        first = False
+        a.model.train_on_batch(tf.SparseTensor(*coo(X), np.array(X.shape, dtype=np.int64)), y)
+
+
 PLAIN: dict[str, Callable[[Any, Batches], None]] = {
+    "tf.linear": _keras,
+    "tf.mlp": _keras,
     "river.linear": _river_linear,
     "river.linear-many": _river_many,
     "river.hoeffding-tree": _river_tree,
@@ -174,26 +193,28 @@ def _measure(cls: type, plain: Callable[[Any, Batches], None], stream: BatchStre
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def ratios(names: list[str], rows: int, batch_size: int, repeat: int) -> None:
-    ds = datasets.load(DATASET, rows)
-    print(f"\n(a) {DATASET} n={rows:,}, batch {batch_size}, matched, threads 1: median of {repeat} alternated runs")
-    print(f"{'adapter':28s} {'format':6s} {'oocbench':>10s} {'plain':>10s} {'ratio':>6s} {'features':>10s} "
-          f"{'library':>10s}  (rows/s) plain loop")
+def ratios(names: list[str], rows: int, batch_size: int, repeat: int, rows_for: dict[str, int]) -> None:
+    print(f"\n(a) {DATASET}, batch {batch_size}, matched, threads 1: median of {repeat} alternated runs")
+    print(f"{'adapter':28s} {'rows':>9s} {'format':6s} {'oocbench':>10s} {'plain':>10s} {'ratio':>6s} "
+          f"{'features':>10s} {'library':>10s}  (rows/s) plain loop")
     for name in names:
         entry = discover()[name]
         if not entry.installed or name not in PLAIN:
-            why = entry.reason if not entry.installed else "not fed from Python (own reader) or no plain loop"
-            print(f"{name:28s} {'-':6s} {'-':>10s} {'-':>10s} {'-':>6s} {'-':>10s} {'-':>10s}  {why}")
+            why = entry.reason if not entry.installed else "in-memory reference, or full-batch / skipped here"
+            print(f"{name:28s} {'-':>9s} {'-':6s} {'-':>10s} {'-':>10s} {'-':>6s} {'-':>10s} {'-':>10s}  {why}")
             continue
-        stream = BatchStream.for_adapter(ds, rows, batch_size, entry.cls)
-        rate = {k: rows / v for k, v in _measure(entry.cls, PLAIN[name], stream, repeat).items()}
+        n = rows_for.get(name, rows)
+        stream = BatchStream.for_adapter(datasets.load(DATASET, n), n, batch_size, entry.cls)
+        rate = {k: n / v for k, v in _measure(entry.cls, PLAIN[name], stream, repeat).items()}
         doc = (PLAIN[name].__doc__ or PLAIN[name].__name__).strip().splitlines()[0]
-        print(f"{name:28s} {stream.input_format:6s} {rate['oocbench']:10,.0f} {rate['plain']:10,.0f} "
+        print(f"{name:28s} {n:9,} {stream.input_format:6s} {rate['oocbench']:10,.0f} {rate['plain']:10,.0f} "
               f"{rate['oocbench'] / rate['plain']:6.2f} {rate['features']:10,.0f} {rate['library']:10,.0f}  {doc}")
 
 
 STREAMING_EXEMPT = {"sklearn.batch"}  # the in-memory reference: holds the data by design
 AGREE = ("sklearn.sgd", "vw.linear", "dask-ml.incremental")
+LINEAR = {"sklearn.sgd", "sklearn.passive-aggressive", "sklearn.batch", "vw.linear", "river.linear",
+          "river.linear-many", "dask-ml.incremental", "dask-ml.glm", "tf.linear"}
 
 
 def at_scale(names: list[str], scale: int, batch_size: int, timeout: float) -> None:
@@ -221,7 +242,7 @@ def at_scale(names: list[str], scale: int, batch_size: int, timeout: float) -> N
         checks = []
         if name not in STREAMING_EXEMPT:
             checks.append(f"RSS {'ok' if mib <= 256 else 'OVER 256'}")
-        if rec.extra.get("coef_cosine") is not None or name in AGREE:  # linear models
+        if name in LINEAR:
             checks.append("beats constant" if ll < const else "NOT BETTER THAN CONSTANT")
         fmt = rec.extra.get("features", {}).get("input_format", "-")
         print(f"{name:28s} {rec.status:8s} {fmt:6s} {rec.rows_per_s:11,.0f} {both:15,.0f} {mib:9.1f} {ll:9.4f} "
@@ -235,7 +256,9 @@ def at_scale(names: list[str], scale: int, batch_size: int, timeout: float) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("a", "b", "both"), default="both")
-    parser.add_argument("--rows", type=config.parse_scale, default=200_000, help="rows for (a)")
+    parser.add_argument("--rows", type=config.parse_scale, default=1_000_000, help="rows for (a)")
+    parser.add_argument("--rows-for", nargs="*", default=["river.hoeffding-tree=1e5"], metavar="NAME=ROWS",
+                        help="(a) rows for one adapter (default: the per-row tree at 10^5: ~8k rows/s)")
     parser.add_argument("--scale", type=config.parse_scale, default=1_000_000, help="rows for (b)")
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -246,7 +269,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.part in ("a", "both"):
-        ratios(names, args.rows, args.batch_size, args.repeat)
+        rows_for = {k: config.parse_scale(v) for k, v in (item.split("=", 1) for item in args.rows_for)}
+        ratios(names, args.rows, args.batch_size, args.repeat, rows_for)
     if args.part in ("b", "both"):
         at_scale(names, args.scale, args.batch_size, args.timeout)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")

@@ -33,3 +33,26 @@ def oocbench_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 
     """Run the real ``oocbench`` console entry point in a subprocess."""
     return subprocess.run([sys.executable, "-m", "oocbench.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def flights_dataset(tmp_path: Path, carriers: tuple[str, ...] = ("AA", "DL", "UA", "WN", "B6"), n: int = 20_000):
+    """A user's CSV with string categoricals (carrier, origin), built through ``--from-file``'s FileSource.
+
+    The label depends on the second carrier (+1.5), the third (-1.0), airports ending in 7 (+1.0) and the delay.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from oocbench.datasets.bundled import FileSource
+
+    rng = np.random.default_rng(0)
+    carrier = rng.choice(np.array(carriers), n)
+    origin = rng.choice(np.array([f"A{i:02d}" for i in range(40)]), n)
+    delay = rng.gamma(2.0, 10.0, n)
+    logit = (-3.0 + 1.5 * (carrier == carriers[1]) - 1.0 * (carrier == carriers[2]) + 0.03 * delay
+             + np.where(np.char.endswith(origin, "7"), 1.0, 0.0))
+    label = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    path = tmp_path / "flights.csv"
+    pacsv.write_csv(pa.table({"delay": delay, "carrier": carrier, "origin": origin, "label": label}), path)
+    return FileSource(path, "label").build(tmp_path / "flights", n)

@@ -7,15 +7,13 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 from scipy import sparse
 
 from oocbench import datasets
-from oocbench.datasets.bundled import FileSource
 from oocbench.features import BatchStream, UnsupportedInputError, concat_batches
 from oocbench.metrics import constant_baseline, task_metrics
+from tests.conftest import flights_dataset
 
 pytest.importorskip("dask_ml")
 pytest.importorskip("distributed")
@@ -94,16 +92,7 @@ def test_incremental_on_csr_beats_constant_and_equals_plain_loop(data_base):
 def test_incremental_on_string_categoricals_from_a_csv(tmp_path):
     from oocbench.adapters.dask_ml import Incremental
 
-    rng = np.random.default_rng(0)
-    n = 20_000
-    carriers, airports = np.array(["AA", "DL", "UA", "WN", "B6"]), np.array([f"A{i:02d}" for i in range(40)])
-    carrier, origin = rng.choice(carriers, n), rng.choice(airports, n)
-    delay = rng.gamma(2.0, 10.0, n)
-    logit = -3.0 + 1.5 * (carrier == "WN") + 0.03 * delay + np.where(np.char.endswith(origin, "7"), 1.0, 0.0)
-    label = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    path = tmp_path / "flights.csv"
-    pacsv.write_csv(pa.table({"delay": delay, "carrier": carrier, "origin": origin, "label": label}), path)
-    ds = FileSource(path, "label").build(tmp_path / "flights", n)
+    ds = flights_dataset(tmp_path)
     stream = BatchStream.for_adapter(ds, ds.rows, 5_000, Incremental)
     assert stream.input_format == "csr" and stream.spec.categorical == ["carrier", "origin"]
     adapter = Incremental("binary", stream.n_features, input_format="csr")

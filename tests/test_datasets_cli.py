@@ -33,3 +33,36 @@ def test_generate_from_a_users_file(tmp_path):
     out = oocbench_cli("generate", "--from-file", "bad.csv", "--target", "label", "--scale", "10",
                        "--out", str(tmp_path / "d"), cwd=tmp_path)
     assert out.returncode == 1 and "cannot read it as CSV" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_users_csv_with_string_categoricals_runs_on_the_sparse_path(tmp_path):
+    # flight-like rows: string codes (one with a space, one with VW's separators, some missing) drive the label
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    carriers = ["AA", "UA", "W N", "B|6:x", ""]
+    effect = {"AA": -1.0, "UA": 0.0, "W N": 1.0, "B|6:x": 2.0, "": 0.5}
+    lines = ["distance,carrier,origin,delayed"]
+    for _ in range(6000):
+        c, o = carriers[rng.integers(5)], f"O{rng.integers(40)}"
+        p = 1 / (1 + np.exp(-(effect[c] + (0.8 if o < "O2" else -0.3))))
+        lines.append(f"{rng.gamma(2.0, 300.0):.1f},{c},{o},{'yes' if rng.random() < p else 'no'}")
+    (tmp_path / "flights.csv").write_text("\n".join(lines) + "\n")
+    env = {"OOCBENCH_DATA_DIR": str(tmp_path / "d")}
+    out = oocbench_cli("generate", "--from-file", "flights.csv", "--target", "delayed", "--scale", "5000",
+                       cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    for adapter in ("sklearn.sgd", "vw.linear"):
+        out = oocbench_cli("run", "--adapter", adapter, "--dataset", "file-flights", "--scale", "5000",
+                           "--batch-size", "500", "--no-memray", "--results", str(tmp_path / "r"), cwd=tmp_path,
+                           env=env)
+        assert out.returncode == 0, out.stderr
+    records = [json.loads(ln) for ln in (tmp_path / "r/records.jsonl").read_text().splitlines()]
+    for r, fmt in zip(records, ("csr", "arrow"), strict=True):
+        assert r["status"] == "ok", r.get("reason")
+        feats = r["extra"]["features"]
+        assert feats["input_format"] == fmt and feats["categorical"] == ["carrier", "origin"]
+        assert r["metrics"]["log_loss"] < r["baseline"]["log_loss"], (r["case"]["adapter"], r["metrics"])
+    assert records[0]["extra"]["features"]["width"] == 1 + 2**18  # one numeric column + the hashed buckets

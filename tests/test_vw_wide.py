@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 
 from oocbench.adapters.registry import discover
 from oocbench.features import BatchStream
 from oocbench.metrics import constant_baseline, task_metrics
+from tests.conftest import flights_dataset
 
 pytestmark = pytest.mark.skipif(not discover()["vw.linear"].installed, reason="vowpalwabbit not installed")
 
@@ -95,19 +95,8 @@ def test_learns_synth_ctr_better_than_the_constant_and_follows_hash_bits(tiny):
 
 
 def test_learns_string_categoricals_from_a_csv(tmp_path):
-    from oocbench.datasets.bundled import FileSource
-
     VWLinear, _ = _vw()
-    rng = np.random.default_rng(0)
-    n = 20_000
-    carriers = np.array(["AA", "DL", "U A", "W|N", "B:6"])  # codes with VW's separators in them
-    carrier, origin = rng.choice(carriers, n), rng.choice(np.array([f"A{i:02d}" for i in range(40)]), n)
-    delay = rng.gamma(2.0, 10.0, n)
-    logit = -3.0 + 1.5 * (carrier == "W|N") - 1.0 * (carrier == "U A") + 0.03 * delay
-    label = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    path = tmp_path / "flights.csv"
-    pacsv.write_csv(pa.table({"delay": delay, "carrier": carrier, "origin": origin, "label": label}), path)
-    ds = FileSource(path, "label").build(tmp_path / "flights", n)
+    ds = flights_dataset(tmp_path, ("AA", "W|N", "U A", "B:6", "DL"))  # codes with VW's separators
     stream = BatchStream.for_adapter(ds, ds.rows, 5_000, VWLinear)
     assert stream.input_format == "arrow" and stream.spec.categorical == ["carrier", "origin"]
     adapter = VWLinear("binary", stream.n_features, input_format="arrow")

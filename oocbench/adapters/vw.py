@@ -144,7 +144,8 @@ class VWLinear(Adapter):
     }
     update_semantics = "per row: one online update per example, read by VW's own text parser (one pass)"
     api_path = ("python -m vowpalwabbit -d /dev/stdin ... fed VW text batch by batch: numeric features in "
-                "namespace n, raw categorical values in namespace c, hashed by VW into -b bits")
+                "namespace n, raw categorical values in namespace c, hashed by VW into -b bits; formatting the text "
+                "is inside fit_s (overlapped with VW's parsing), prepare_s is ~0")
     # numeric data costs the same to format from dense or Arrow batches (measured): Arrow carries the names
     input_formats = ("arrow",)
 
