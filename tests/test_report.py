@@ -235,3 +235,21 @@ def test_wide_data_section_shows_the_gap_to_the_optimum_and_says_whether_more_da
     assert sentence.startswith("More data helps" if shrinking else "More data does not help"), (gaps, sentence)
     for a in shrinking:
         assert a in sentence
+
+
+def _memory_record(scale: int, rss: float) -> CaseRecord:
+    from oocbench.records import Memory
+
+    return CaseRecord(case=CaseSpec("sklearn.batch", "synth-binary", scale), status="ok", task="binary",
+                      rows=scale, rows_per_s=1e6, metrics={"log_loss": 0.52}, optimum={"log_loss": 0.5131},
+                      memory=Memory(rss_fit_bytes=int(rss), rss_peak_bytes=int(rss)),
+                      started_at="2026-01-01T00:00:00+00:00", finished_at="2026-01-01T00:00:01+00:00")
+
+
+@pytest.mark.parametrize(("scales", "shown"), [((10_000, 100_000), False), ((100_000, 1_000_000, 10_000_000), True)])
+def test_memory_exponent_only_where_it_means_something(tmp_path, scales, shown):
+    # fixed costs dominate below 10^5 rows: a slope over 10^4..10^5 would call an in-memory learner flat
+    records = [_memory_record(n, 50e6 + 400.0 * n) for n in scales]
+    html = build_report(records, tmp_path / "rep").read_text()
+    assert ("Exponent in the legend" in html) is shown
+    assert ("No memory-scaling exponent is shown" in html) is not shown

@@ -169,9 +169,13 @@ def adapters_table(records: list[CaseRecord]) -> str:
         status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         why = sorted({r.reason for r in recs if r.status in ("not-installed", "skipped") and r.reason})
         status_html = esc(status) + "".join(f"<div class='small muted'>{esc(w)}</div>" for w in why)
+        # the batch format each case actually got (dense numeric data; CSR or Arrow where columns are categorical)
+        used = sorted({f"{f['input_format']} ({r.case.dataset})" for r in recs
+                       if isinstance(f := r.extra.get("features"), dict) and f.get("input_format")})
+        formats = "; ".join(used) or ", ".join(info.get("input_formats") or []) or "-"
         out.append(f'<tr data-adapter="{esc(name)}"><td><b>{esc(name)}</b></td>'
                    f"<td>{esc(', '.join(versions) or 'not recorded')}</td><td>{esc(info.get('api_path', '-'))}</td>"
-                   f"<td>{esc(info.get('update_semantics', '-'))}</td><td>{esc(info.get('input_format', '-'))}</td>"
+                   f"<td>{esc(info.get('update_semantics', '-'))}</td><td>{esc(formats)}</td>"
                    f"<td class=small>{hp_html or '-'}</td><td>{status_html}</td></tr>")
     out.append("</tbody></table>")
     return "".join(out)

@@ -45,6 +45,13 @@ def gap(record: CaseRecord) -> float | None:
     return None if value is None or best is None else value - float(best)
 
 
+def gap_rel(record: CaseRecord) -> float | None:
+    """:func:`gap` as a fraction of the optimum (0.01: 1% above the best achievable loss)."""
+    value, key = gap(record), PRIMARY_METRIC.get(task_of(record), ("log_loss", ""))[0]
+    best = record.optimum.get(key)
+    return None if value is None or not best else value / abs(float(best))
+
+
 def rss_growth(record: CaseRecord) -> float | None:
     """Process-tree RSS high-water mark during fit minus the baseline before fit."""
     v = record.memory.rss_fit_bytes
@@ -72,6 +79,7 @@ FIGURES: dict[str, Callable[[CaseRecord], float | None]] = {
     "fit_memory": fit_memory,
     "loss": loss,
     "gap": gap,
+    "gap_rel": gap_rel,
     "secondary": secondary,
     "coef_cosine": lambda r: r.extra.get("coef_cosine"),
 }
@@ -155,7 +163,8 @@ def flatten(record: CaseRecord, superseded: bool = False) -> dict[str, Any]:
         **_flat("timings", d["timings"]), **_flat("memory", d["memory"]),
         **_flat("metrics", record.metrics), **_flat("optimum", record.optimum), **_flat("baseline", record.baseline),
         "adapter.version": info.get("version"), "adapter.api_path": info.get("api_path"),
-        "adapter.update_semantics": info.get("update_semantics"), "adapter.input_format": info.get("input_format"),
+        "adapter.update_semantics": info.get("update_semantics"), "adapter.input_format": record.extra.get("features", {}).get("input_format"),
+        "features.hash_bits": record.extra.get("features", {}).get("hash_bits"),
         "adapter.hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True, default=str),
         "oocbench": prov.get("oocbench"), "git_commit": prov.get("git_commit"), "python": prov.get("python"),
         **_flat("machine", prov.get("machine")),
