@@ -88,11 +88,15 @@ def test_asv_run_tracks_every_installed_adapter(asv_run) -> None:
         assert rates, f"{name}: no {bench}.track_rows_per_s in {asv_run['results'].name}"
         for (dataset, rows), rate in rates.items():
             assert rows == 1_000  # the tiny profile
-            task = datasets.get_generator(dataset).task
+            gen = datasets.get_generator(dataset)
+            task = gen.task
             record = by_key[(name, dataset, rows)]
-            if task not in cls.tasks:
-                assert rate is not None and math.isnan(rate), f"{name} {dataset}: unsupported task should be n/a"
-                assert record.status == "skipped"
+            # a dense-only adapter on categorical data (dask-ml.glm on synth-ctr) is skipped with its reason
+            dense_only_here = (tuple(cls.input_formats) == ("dense",)
+                               and "categorical" in getattr(gen, "columns", {}).values())
+            if task not in cls.tasks or dense_only_here:
+                assert rate is not None and math.isnan(rate), f"{name} {dataset}: a skipped case should be n/a"
+                assert record.status == "skipped" and record.reason
                 continue
             assert record.status == "ok", f"{name} {dataset}: {record.status} {record.reason}"
             assert rate is not None and rate > 0 and math.isfinite(rate), f"{name} {dataset}: rows/s {rate}"
