@@ -135,7 +135,8 @@ def _river_tree(a: Any, batches: Batches) -> None:
     for X, y in batches:
         if model is None:
             nominal = [f.name for f in X.schema if not pa.types.is_floating(f.type)]
-            model = tree.HoeffdingTreeClassifier(**type(a).profiles["matched"], nominal_attributes=nominal)
+            settings = {**type(a).profiles["matched"], **type(a).sparse_profiles.get("matched", {})}
+            model = tree.HoeffdingTreeClassifier(**settings, nominal_attributes=nominal)
         for row, target in zip(X.to_pylist(), (y > 0.5).tolist(), strict=True):
             model.learn_one(row, target)
 

@@ -85,6 +85,8 @@ class Adapter(ABC):
     update_semantics: ClassVar[str] = ""
     api_path: ClassVar[str] = ""
     input_formats: ClassVar[tuple[str, ...]] = ("dense",)
+    #: overrides of a profile on categorical data (CSR or Arrow batches), under the caller's ``params``
+    sparse_profiles: ClassVar[dict[str, dict[str, Any]]] = {}
     #: why a dense-only adapter cannot take categorical data (the reason recorded when it is skipped there)
     dense_only_because: ClassVar[str] = ""
 
@@ -96,7 +98,9 @@ class Adapter(ABC):
         self.input_format = input_format or self.input_formats[0]
         if self.input_format not in self.input_formats:
             raise ValueError(f"{self.name} takes {self.input_formats}, not {self.input_format!r} batches")
-        self.hyperparameters: dict[str, Any] = {**self.params, **self.profiles.get(profile, {}), **(params or {})}
+        on_categorical = self.sparse_profiles.get(profile, {}) if self.input_format != "dense" else {}
+        self.hyperparameters: dict[str, Any] = {**self.params, **self.profiles.get(profile, {}), **on_categorical,
+                                                **(params or {})}
         self._closed = False
         self.setup()
 
@@ -127,8 +131,8 @@ class Adapter(ABC):
         return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
                 "tasks": sorted(cls.tasks), "api_path": cls.api_path, "update_semantics": cls.update_semantics,
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
-                # overrides of a profile on sparse (CSR) input, where an adapter declares them
-                "sparse_profiles": {k: dict(v) for k, v in getattr(cls, "sparse_profiles", {}).items()},
+                # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
+                "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats)}
 
     # ----- lifecycle -----------------------------------------------------------------------------------

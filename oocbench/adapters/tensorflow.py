@@ -109,13 +109,8 @@ class _Keras(Adapter):
     extra = "tensorflow"
     params = dict(LINEAR_MATCHED)
     profiles = {"matched": {}, "recommended": dict(RECOMMENDED)}
-    sparse_profiles: dict[str, dict[str, Any]] = {}  # per profile, on CSR input, under the caller's params
     hidden: tuple[int, ...] = ()
     input_formats = ("dense", "csr")
-
-    def __init__(self, task: str, n_features: int, **kw: Any) -> None:
-        self._given = dict(kw.get("params") or {})
-        super().__init__(task, n_features, **kw)
 
     @classmethod
     def library_version(cls) -> str | None:
@@ -132,10 +127,8 @@ class _Keras(Adapter):
         keras = _configure(self.threads, self.seed)
         import tensorflow as tf
 
-        self.sparse, hp = self.input_format == "csr", dict(self.hyperparameters)
-        if self.sparse:
-            hp.update({**self.sparse_profiles.get(self.profile, {}), **self._given})
-        elif self.hidden:
+        self.sparse, hp = self.input_format == "csr", dict(self.hyperparameters)  # sparse_profiles: base class
+        if not self.sparse and self.hidden:
             hp.pop("embedding_dim", None)  # dense numeric input goes straight into the 64-64 MLP
         # sklearn: mean(loss) + alpha/2 |w|^2; Keras adds l2 * sum(w^2) to mean(loss) -> l2 = alpha / 2
         reg = keras.regularizers.L2(hp["alpha"] / 2) if hp["alpha"] else None
