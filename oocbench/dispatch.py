@@ -140,10 +140,10 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
             spec = futures[fut]
             try:
                 record = CaseRecord.from_dict(fut.result())
+                keep_record(path, record, out, on_done)  # a record not saved whole is a harness failure too
             except Exception as exc:  # the task itself failed on the cluster: a harness failure
                 if errors is None:
                     raise
                 errors.append((spec, f"{type(exc).__name__}: {exc}"))
                 continue
-            keep_record(path, record, out, on_done)
     return out

@@ -7,6 +7,8 @@ half record that reads as a result.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -124,18 +126,37 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+class RecordNotSavedError(OSError):
+    """A record could not be written whole (disk full, file size limit); nothing of it is left in the file."""
+
+
 def append_record(path: Path, record: CaseRecord) -> None:
-    """Append one record as one JSON line, atomically (single write, O_APPEND, fsync)."""
+    """Append one record as one JSON line, atomically (single write, O_APPEND, fsync).
+
+    A short write (a full disk, a file-size limit) is undone - the file is cut back to its size before the
+    write, so no partial line is left for readers to skip without a word - and raises
+    :class:`RecordNotSavedError`: the caller must treat the case as not recorded.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record.to_dict(), default=_json_default, allow_nan=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        start = os.fstat(fd).st_size
         # a previous writer killed mid-line would glue our record to its fragment: start on a fresh line
-        if os.fstat(fd).st_size and not _ends_with_newline(path):
+        if start and not _ends_with_newline(path):
             line = b"\n" + line
-        os.write(fd, line)
-        os.fsync(fd)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):
+                raise RecordNotSavedError(errno.ENOSPC, f"only {written} of {len(line)} bytes written", str(path))
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise RecordNotSavedError(exc.errno or errno.EIO, f"{path}: the record of {record.case.label()} "
+                                      f"was not saved ({exc.strerror or exc}); the partial line was removed, "
+                                      "free space and rerun: the case runs again") from None
     finally:
         os.close(fd)
 

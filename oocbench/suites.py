@@ -127,10 +127,10 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             on_start(spec)
         try:
             record = run_case(spec, limits, memray=memray)
+            keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
         except Exception as exc:
             if errors is None:
                 raise
             errors.append((spec, f"{type(exc).__name__}: {exc}"))
             continue
-        keep_record(path, record, out, on_done)
     return out

@@ -36,3 +36,40 @@ def test_unknown_status_is_rejected():
 def test_case_key_depends_on_identity():
     assert CaseSpec("a", "b", 1).key() == CaseSpec("a", "b", 1).key()
     assert CaseSpec("a", "b", 1).key() != CaseSpec("a", "b", 2).key()
+
+
+SHORT_WRITE = """
+import resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tests.test_records import _record
+from oocbench.records import RecordNotSavedError, append_record
+
+path = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() returns short instead of killing us
+limit = path.stat().st_size + 100  # room for 100 bytes of a ~1 KB record: the kernel writes a part of it
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    append_record(path, _record(1))
+except RecordNotSavedError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_record_that_cannot_be_written_whole_leaves_nothing_and_raises(tmp_path):
+    # a real short write from the kernel (RLIMIT_FSIZE), as on a nearly full disk: the old code wrote 100 bytes,
+    # said nothing, and readers then dropped the broken line without a word
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "r.jsonl"
+    append_record(path, _record(0))
+    before = path.read_bytes()
+    repo = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", SHORT_WRITE, str(path), repo], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "refused:" in out.stdout and "was not saved" in out.stdout and "sklearn.sgd" in out.stdout
+    assert path.read_bytes() == before  # the partial line was cut away: the file is as it was
+    assert [r.case.scale for r in read_records(path)] == [1000]
