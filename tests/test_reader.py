@@ -110,3 +110,16 @@ def test_memory_does_not_grow_with_shard_size(tmp_path):
     grown = big.manifest.shards[0].bytes - small.manifest.shards[0].bytes  # ~66 MB more data in the shard
     peak_small, peak_big = _peak_heap_reading(str(small.root), tmp_path), _peak_heap_reading(str(big.root), tmp_path)
     assert peak_big - peak_small < 0.1 * grown, (peak_small, peak_big, grown)
+
+
+@pytest.mark.parametrize("where", ["../../x.parquet", "/etc/passwd", "sub/train-00000.parquet", "..", ".hidden.parquet"])
+@pytest.mark.parametrize("which", ["shard", "holdout"])
+def test_manifest_paths_cannot_lead_outside_the_dataset(tmp_path, where, which):
+    # an edited manifest must not make oocbench read (or reveal the size of) a file outside the dataset
+    ds = datasets.generate("synth-binary", 2000, base=tmp_path)
+    raw = json.loads((ds.root / "manifest.json").read_text())
+    (raw["shards"][0] if which == "shard" else raw["holdout"])["path"] = where
+    (ds.root / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(DatasetError, match="not a plain file name") as exc:
+        ShardedDataset(ds.root)
+    assert "bytes" not in str(exc.value)

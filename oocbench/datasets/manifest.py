@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ MANIFEST = "manifest.json"
 HOLDOUT = "holdout.parquet"
 NUMERIC_KINDS = ("numeric", "count")  # "count": non-negative counts, log1p-transformed by the feature layer
 KINDS = (*NUMERIC_KINDS, "categorical")
+
+
+#: what a shard or holdout file may be called in a manifest: no directory part, no "..", no hidden file
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.parquet")
 
 
 class DatasetError(Exception):
@@ -106,6 +111,10 @@ class Manifest:
             man = cls(**raw)
             if not isinstance(man.rows, int) or sum(s.rows for s in man.shards) != man.rows:
                 raise ValueError(f"rows={man.rows!r} but the shards hold {sum(s.rows for s in man.shards)}")
+            for info in [*man.shards, man.holdout]:
+                # a data file is a plain name inside the dataset's directory: never a path that leads out of it
+                if not isinstance(info.path, str) or not _PLAIN_NAME.fullmatch(info.path):
+                    raise ValueError(f"data file {info.path!r} is not a plain file name inside the dataset")
             return man
         except DatasetError:
             raise
