@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from pathlib import Path
@@ -108,6 +109,20 @@ def cmd_datasets(args: argparse.Namespace) -> int:
                       ", ".join(f"{k} {v:.4f}" for k, v in best.items()) or "-")
     console.print(table)
     return 0
+
+
+def _positive(kind: type, allow_zero: bool = False):
+    """An argparse type: a finite number > 0 (>= 0 with ``allow_zero``), else a clear usage error (exit 2)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>= 0' if allow_zero else '> 0'}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _hash_bits(text: str) -> int:
@@ -290,14 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", help="rows or tier (with --suite: comma-separated, replacing the suite's scales)")
     r.add_argument("--profile", default="matched", choices=("matched", "recommended"))
     r.add_argument("--threads", default="1", choices=("1", "all"))
-    r.add_argument("--batch-size", type=int, default=10_000)
+    r.add_argument("--batch-size", type=_positive(int), default=10_000)
     r.add_argument("--hash-bits", type=_hash_bits, default=None, metavar="BITS",
                    help="categorical columns hash into 2^BITS buckets (1-30; default 18, as VW's -b 18)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--repeat", type=int, default=1, help="fresh model each repeat")
-    r.add_argument("--timeout", type=float, default=600.0, help="seconds per case")
-    r.add_argument("--grace", type=float, default=5.0, help="seconds between SIGINT, SIGTERM and SIGKILL on timeout")
-    r.add_argument("--memory-limit", type=float, default=None, help="GiB of process-tree RSS (default 80%% of RAM)")
+    r.add_argument("--repeat", type=_positive(int), default=1, help="fresh model each repeat")
+    r.add_argument("--timeout", type=_positive(float), default=600.0, help="seconds per case")
+    r.add_argument("--grace", type=_positive(float, allow_zero=True), default=5.0,
+                   help="seconds between SIGINT, SIGTERM and SIGKILL on timeout")
+    r.add_argument("--memory-limit", type=_positive(float), default=None,
+                   help="GiB of process-tree RSS (default 80%% of RAM)")
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")
     r.add_argument("--results", type=Path, default=None, help="results directory (default ./results)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def results_dir() -> Path:
     return Path(os.environ.get("OOCBENCH_RESULTS_DIR", "results"))
 
 
+#: the largest scale accepted: 10^12 rows is ~80 TB of synth-binary, far past any disk this runs on
+MAX_ROWS = 10**12
+
+
 def parse_scale(text: str | int) -> int:
     """Turn ``"m"``, ``"1e5"``, ``"100000"`` or ``100000`` into a row count.
 
@@ -50,9 +55,11 @@ def parse_scale(text: str | int) -> int:
             raise ValueError(
                 f"unknown scale {text!r}: use a row count or one of {', '.join(f'{k}={v:g}' for k, v in SCALES.items())}"
             ) from None
+        if not math.isfinite(value) or value > MAX_ROWS:  # 1e30 looped over ~10^24 shard indices; inf crashed
+            raise ValueError(f"scale must be a finite row count up to {MAX_ROWS:.0e}, got {text!r}")
         if value != int(value):
             raise ValueError(f"scale must be a whole number of rows, got {text!r}")
         rows = int(value)
-    if rows < 1:
-        raise ValueError(f"scale must be at least 1 row, got {text!r}")
+    if rows < 1 or rows > MAX_ROWS:
+        raise ValueError(f"scale must be from 1 to {MAX_ROWS:.0e} rows, got {text!r}")
     return rows

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO, oocbench_cli
 
 
@@ -71,3 +73,18 @@ def test_third_party_adapter_via_entry_point(tmp_path):
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "results" / "records.jsonl").read_text().splitlines()[-1])
     assert rec["status"] == "ok" and rec["case"]["adapter"] == "example.perceptron", rec
+
+
+@pytest.mark.parametrize("bad", [("--timeout", "0"), ("--timeout", "-1"), ("--timeout", "nan"),
+                                 ("--memory-limit", "0"), ("--memory-limit", "-1"), ("--memory-limit", "inf"),
+                                 ("--batch-size", "0"), ("--repeat", "0"), ("--grace", "-1"),
+                                 ("--scale", "1e30"), ("--scale", "inf"), ("--hash-bits", "31")])
+def test_limits_out_of_range_exit_2_before_anything_runs(tmp_path, bad):
+    # each once ran (a false oom, a hang over 10^24 shard indices, a traceback) and left records that then
+    # blocked the corrected rerun; now a usage error, and nothing is written
+    args = ["run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1000",
+            "--results", str(tmp_path / "r"), "--no-memray", *bad]
+    out = oocbench_cli(*args, cwd=tmp_path, env={"OOCBENCH_DATA_DIR": str(tmp_path / "d")})
+    assert out.returncode == 2, (bad, out.stdout, out.stderr)
+    assert bad[0].lstrip("-").split("-")[0] in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()
