@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oocbench.datasets import NUMERIC_KINDS, ShardedDataset, ShardInfo, column_stats, merge_stats, rebatch
+from oocbench.datasets.rebatch import concat, take
 
 INPUT_FORMATS = ("dense", "csr", "arrow")
 #: log2 of the number of hashing buckets: VW's default ``-b 18`` (262,144 columns, ~1 MiB of float32 weights)
@@ -298,23 +299,13 @@ def check_hash_bits(bits: int) -> int:
     return int(bits)
 
 
-def concat_batches(parts: list[Any]) -> Any:
-    """One batch from several of the same format: numpy, scipy CSR or Arrow tables."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    if isinstance(first, pa.Table):
-        return pa.concat_tables(parts)
-    if isinstance(first, np.ndarray):
-        return np.concatenate(parts)
-    from scipy import sparse
-
-    return sparse.vstack(parts, format="csr")
+#: one batch from several of the same format (numpy, scipy CSR or Arrow): the rebatcher's own concatenation
+concat_batches = concat
 
 
 def take_rows(X: Any, n: int) -> Any:
     """The first ``n`` rows of a batch of any format."""
-    return X.slice(0, n) if isinstance(X, pa.Table) else X[:n]
+    return take(X, 0, n)
 
 
 def _csr(X: np.ndarray):

@@ -23,22 +23,30 @@ def _rows(piece: Any) -> int:
     return (piece[0] if isinstance(piece, tuple) else piece).__len__()
 
 
-def _slice(piece: Any, start: int, stop: int) -> Any:
+def take(piece: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a piece of any kind (numpy, scipy sparse, Arrow, or a tuple of those)."""
     if isinstance(piece, tuple):
-        return tuple(_slice(p, start, stop) for p in piece)
+        return tuple(take(p, start, stop) for p in piece)
     if isinstance(piece, pa.Table | pa.RecordBatch):
         return piece.slice(start, stop - start)
     return piece[start:stop]
 
 
-def _concat(pieces: list[Any]) -> Any:
+def concat(pieces: list[Any]) -> Any:
+    """The rows of several pieces of the same kind as one (numpy, scipy CSR, Arrow, or tuples of those)."""
     first = pieces[0]
+    if len(pieces) == 1 and not isinstance(first, pa.RecordBatch):  # Arrow pieces always come back as a Table
+        return first
     if isinstance(first, tuple):
-        return tuple(_concat([p[i] for p in pieces]) for i in range(len(first)))
+        return tuple(concat([p[i] for p in pieces]) for i in range(len(first)))
     if isinstance(first, pa.Table | pa.RecordBatch):
         return pa.Table.from_batches([b for p in pieces for b in
                                       (p.to_batches() if isinstance(p, pa.Table) else [p])])
-    return np.concatenate(pieces)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(pieces)
+    from scipy import sparse
+
+    return sparse.vstack(pieces, format="csr")
 
 
 def rebatch(pieces: Iterator[Any], batch_size: int, limit: int) -> Iterator[Any]:
@@ -53,7 +61,7 @@ def rebatch(pieces: Iterator[Any], batch_size: int, limit: int) -> Iterator[Any]
         rows = _rows(piece)
         keep = min(rows, limit - emitted - n)
         if keep < rows:
-            piece = _slice(piece, 0, keep)
+            piece = take(piece, 0, keep)
         if n == 0 and keep == batch_size:  # the common case: no copy
             emitted += batch_size
             yield piece
@@ -61,11 +69,11 @@ def rebatch(pieces: Iterator[Any], batch_size: int, limit: int) -> Iterator[Any]
         pending.append(piece)
         n += keep
         while n >= batch_size:
-            joined = _concat(pending)
-            yield _slice(joined, 0, batch_size)
+            joined = concat(pending)
+            yield take(joined, 0, batch_size)
             emitted += batch_size
-            pending, n = [_slice(joined, batch_size, n)], n - batch_size
+            pending, n = [take(joined, batch_size, n)], n - batch_size
             if n == 0:
                 pending = []
     if n:
-        yield _concat(pending)
+        yield concat(pending)
