@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from statistics import median
 from typing import Any
 
-from oocbench.records import CaseRecord
+from oocbench.records import CaseRecord, CaseSpec
 
 
 def memory_scaling_exponent(points: Iterable[tuple[int, float]]) -> float | None:
@@ -37,12 +38,13 @@ def fit_memory(record: CaseRecord) -> float | None:
     return float(max(values)) if values else None
 
 
-def group_repeats(records: Iterable[CaseRecord]) -> dict[tuple, list[CaseRecord]]:
-    """Records grouped by case identity without the repeat number."""
-    groups: dict[tuple, list[CaseRecord]] = defaultdict(list)
+def group_repeats(records: Iterable[CaseRecord]) -> dict[CaseSpec, list[CaseRecord]]:
+    """Records grouped by case identity without the repeat number (the key is the case with ``repeat=0``):
+    cases that differ in anything else (profile, threads, seed, batch size, hash bits, passes, parameters)
+    are never pooled into one median."""
+    groups: dict[CaseSpec, list[CaseRecord]] = defaultdict(list)
     for r in records:
-        c = r.case
-        groups[(c.adapter, c.dataset, c.scale, c.profile, c.seed, c.batch_size, c.threads, c.params)].append(r)
+        groups[replace(r.case, repeat=0)].append(r)
     return dict(groups)
 
 
@@ -76,8 +78,9 @@ def summary_cells(records: Iterable[CaseRecord]) -> dict[tuple[str, str], dict[i
     """
     cells: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
     groups: dict[tuple[str, str, int], list[CaseRecord]] = defaultdict(list)
-    for r in records:
-        groups[(r.case.adapter, r.case.dataset, r.case.scale)].append(r)
+    for r in records:  # a case with other settings (passes, hash bits...) is its own row: "sklearn.sgd [3 passes]"
+        setting = r.case.setting()
+        groups[(r.case.adapter + (f" [{setting}]" if setting else ""), r.case.dataset, r.case.scale)].append(r)
     for (adapter, dataset, scale), recs in groups.items():
         counts: dict[str, int] = defaultdict(int)
         for r in recs:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -28,110 +26,25 @@ from typing import Any
 import numpy as np
 import psutil
 
-RSS_COVERS = ("process tree (this process and its children) RSS during fit: the larger of the 10 ms sampled "
-              "high-water mark and the kernel's exact high-water mark (VmHWM, reset before fit) of the case process")
-HEAP_COVERS = "memray heap peak of fit with native traces, this process only (not child processes)"
-KERNEL_COVERS = "kernel VmHWM of the case process only (reset just before fit; exact, but no child processes)"
-#: rows of the fixed holdout scored at each learning-curve checkpoint (the same rows every time)
-CURVE_HOLDOUT_ROWS = 10_000
-#: checkpoints per decade of training rows (log-spaced, snapped to batch boundaries)
-CURVE_PER_DECADE = 4
-WITHIN = 0.01  # "within 1% of the final holdout loss"
-
-
-# ----- process-tree measurements ------------------------------------------------------------------------
-def tree_rss(proc: psutil.Process) -> int:
-    """Sum of the RSS of ``proc`` and all its live descendants, in bytes."""
-    total = 0
-    for p in [proc, *_descendants(proc)]:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
-def tree_cpu(proc: psutil.Process) -> float:
-    """CPU seconds (user + system) of ``proc`` and its descendants, reaped ones included.
-
-    A live process contributes its own times plus ``children_user/system`` (the children it has waited for:
-    dask workers or helper processes that already exited); a dead, reaped process is no longer listed, and its
-    time sits in its parent's ``children_*``, so nothing is counted twice.
-    """
-    total = 0.0
-    for p in [proc, *_descendants(proc)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.Error:
-            pass
-    return total
-
-
-def _descendants(proc: psutil.Process) -> list[psutil.Process]:
-    try:
-        return proc.children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def kernel_hwm() -> int | None:
-    """The kernel's RSS high-water mark of this process (``VmHWM``), bytes; ``None`` off Linux."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    m = re.search(r"VmHWM:\s+(\d+) kB", text)
-    return int(m.group(1)) * 1024 if m else None
-
-
-def reset_kernel_hwm() -> bool:
-    """Reset ``VmHWM`` to the current RSS (Linux >= 4.0: write 5 to clear_refs); ``False`` if not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-class RssSampler:
-    """Samples the process tree's RSS in a background thread; ``peak`` is the high-water mark.
-
-    The thread shares the GIL with the fit it measures, so each 10 ms sample must be cheap: it reads the RSS
-    of the processes it already knows (~10 us each), and rescans /proc for new descendants only every
-    ``rescan`` seconds (a scan costs ~3 ms: at every sample that was ~30% of a core taken from the fit).
-    """
-
-    def __init__(self, interval: float = 0.01, rescan: float = 0.25) -> None:
-        self.proc, self.interval, self.rescan = psutil.Process(), interval, rescan
-        self.peak = tree_rss(self.proc)
-        self.samples = 0
-        self._known: list[psutil.Process] = [self.proc, *_descendants(self.proc)]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> int:
-        total = 0
-        for p in self._known:
-            with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-        return total
-
-    def _run(self) -> None:
-        last_scan = time.perf_counter()
-        while not self._stop.wait(self.interval):
-            if time.perf_counter() - last_scan > self.rescan:
-                self._known = [self.proc, *_descendants(self.proc)]
-                last_scan = time.perf_counter()
-            self.peak = max(self.peak, self._sample())
-            self.samples += 1
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, tree_rss(self.proc))
+from oocbench.curve import (
+    CURVE_HOLDOUT_ROWS,
+    Monitor,
+    fit_with_curve,
+    holdout_subset,
+    loss_name,
+    within_final,
+)
+from oocbench.measure import (
+    ANON_COVERS,
+    HEAP_COVERS,
+    KERNEL_COVERS,
+    RSS_COVERS,
+    RssSampler,
+    kernel_hwm,
+    reset_kernel_hwm,
+    tree_cpu,
+    tree_rss,
+)
 
 
 def watch_parent(parent_pid: int, interval: float = 0.25) -> threading.Thread | None:
@@ -167,101 +80,6 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-# ----- learning curve -----------------------------------------------------------------------------------
-def checkpoints(rows: int, batch_size: int, per_decade: int = CURVE_PER_DECADE) -> list[int]:
-    """Log-spaced row counts at which the curve is scored, snapped up to batch boundaries, ending at ``rows``.
-
-    >>> checkpoints(100_000, 10_000)
-    [10000, 20000, 40000, 60000, 100000]
-    >>> checkpoints(5_000, 10_000)
-    [5000]
-    """
-    bounds = list(range(batch_size, rows, batch_size)) + [rows]
-    targets = [10 ** (k / per_decade) for k in range(0, math.ceil(math.log10(max(rows, 1)) * per_decade) + 1)]
-    out = {next(b for b in bounds if b >= t) for t in targets if t <= rows}
-    return sorted(out | {rows})
-
-
-def loss_name(task: str) -> str:
-    return "log_loss" if task == "binary" else "rmse"
-
-
-def _loss(task: str, y: np.ndarray, pred: np.ndarray) -> float:
-    from oocbench.metrics import task_metrics
-
-    return task_metrics(task, y, pred)[loss_name(task)]
-
-
-def fit_with_curve(adapter: Any, stream: Any, rows: int, hold: tuple[np.ndarray, np.ndarray]
-                   ) -> tuple[list[dict[str, Any]], float, float]:
-    """``Adapter.fit``'s own loop (one ``partial_fit`` per batch, stream order) plus the learning curve.
-
-    At each checkpoint, before the next batch is learnt, the model is scored on that batch (prequential,
-    test-then-train) and on a fixed holdout subset. Scoring is timed (wall and this process's CPU) so the
-    caller subtracts it from fit; the last point is scored after the last batch on the holdout subset only.
-    Returns ``(points, scoring wall s, scoring CPU s)``.
-    """
-    task = adapter.task
-    marks = checkpoints(rows, stream.batch_size)
-    points: list[dict[str, Any]] = []
-    seen, score_wall, score_cpu = 0, 0.0, 0.0
-    start = time.perf_counter()
-
-    def score(X: np.ndarray | None, y: np.ndarray | None) -> None:
-        nonlocal score_wall, score_cpu
-        t, c = time.perf_counter(), time.process_time()
-        point: dict[str, Any] = {"rows": seen, "fit_s": t - start - score_wall}
-        if X is not None:
-            point["prequential_" + loss_name(task)] = _loss(task, y, adapter.predict_batch(X))
-            point["prequential_rows"] = len(y)
-        point["holdout_" + loss_name(task)] = _loss(task, hold[1], adapter.predict_batch(hold[0]))
-        points.append(point)
-        score_wall += time.perf_counter() - t
-        score_cpu += time.process_time() - c
-
-    pending = list(marks)
-    for X, y in stream:
-        if pending and seen >= pending[0] and seen > 0:
-            while pending and pending[0] <= seen:
-                pending.pop(0)
-            score(X, y)
-        adapter.partial_fit(X, y)
-        seen += len(y)
-    score(None, None)
-    return points, score_wall, score_cpu
-
-
-def within_final(points: list[dict[str, Any]], key: str, tol: float = WITHIN) -> dict[str, Any] | None:
-    """The first checkpoint whose ``key`` loss is within ``tol`` (relative) of the last checkpoint's.
-
-    >>> within_final([{"rows": 1, "fit_s": .1, "l": 2.0}, {"rows": 2, "fit_s": .2, "l": 1.005},
-    ...               {"rows": 4, "fit_s": .4, "l": 1.0}], "l")
-    {'rows': 2, 'fit_s': 0.2, 'loss': 1.005, 'final': 1.0, 'tolerance': 0.01, 'of': 'l'}
-    """
-    vals = [p for p in points if p.get(key) is not None and math.isfinite(p[key])]
-    if not vals:
-        return None
-    final = vals[-1][key]
-    for p in vals:
-        if abs(p[key] - final) <= tol * abs(final):
-            return {"rows": p["rows"], "fit_s": p["fit_s"], "loss": p[key], "final": final, "tolerance": tol,
-                    "of": key}
-    return None
-
-
-def _holdout_subset(stream: Any, n: int) -> tuple[Any, np.ndarray]:
-    from oocbench.features import concat_batches, take_rows
-
-    xs, ys, got = [], [], 0
-    for X, y in stream.holdout():
-        xs.append(X)
-        ys.append(y)
-        got += len(y)
-        if got >= n:
-            break
-    return take_rows(concat_batches(xs), n), np.concatenate(ys)[:n]
-
-
 # ----- the case -----------------------------------------------------------------------------------------
 def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[str, Any]:
     """Run the case; returns the measurement part of a record (the parent adds identity and provenance)."""
@@ -284,17 +102,24 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
     rows = min(spec["scale"], dataset.rows)
     # dense for numeric data, CSR (hashed) or Arrow (raw categoricals) per the adapter's input_formats
     stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls, spec.get("hash_bits"))
+    passes = int(spec.get("passes") or 1)
     adapter = cls(dataset.task, stream.n_features, profile=spec["profile"], params=dict(spec.get("params") or {}),
-                  seed=spec["seed"], threads=spec["threads"], input_format=stream.input_format)
+                  seed=spec["seed"], threads=spec["threads"], input_format=stream.input_format, passes=passes,
+                  workdir=os.environ.get("OOCBENCH_CASE_DIR"))
     try:
         out["task"], out["rows"] = dataset.task, rows
         out["adapter_info"] = {**cls.describe(), "hyperparameters": adapter.hyperparameters}
         out["extra"]["features"] = stream.describe()
+        if passes > 1:
+            out["extra"]["passes"] = {"passes": passes, "how": cls.multi_pass()}
 
         t = time.perf_counter()
         adapter.prepare(stream)
         out["timings"]["prepare_s"] = time.perf_counter() - t
 
+        # the default fit loop can be driven here, so the curve comes from the same pass as the timed fit;
+        # an adapter with its own reader (VW, TF, dask, the trees) reports passes / rounds to its monitor
+        curve = type(adapter).fit is Adapter.fit
         proc = psutil.Process()
         if mode == "memray":
             import memray
@@ -303,10 +128,11 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
             trace.unlink(missing_ok=True)
             t = time.perf_counter()
             with memray.Tracker(trace, native_traces=True):
-                adapter.fit(stream)
+                for _ in range(passes if curve else 1):  # an adapter with its own fit makes its passes itself
+                    adapter.fit(stream)
             out["timings"]["memray_fit_s"] = time.perf_counter() - t
             out["memory"]["heap_peak_bytes"] = memray.FileReader(trace).metadata.peak_memory
-            out["memory"]["heap_covers"] = HEAP_COVERS
+            out["memory"]["heap_covers"] = HEAP_COVERS + (f"; {cls.heap_note}" if cls.heap_note else "")
             trace.unlink(missing_ok=True)
             return out
 
@@ -315,32 +141,36 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
         y_sum = sum(float(y.sum()) for _, y in stream)
         out["timings"]["features_s"] = time.perf_counter() - t
 
-        # the default fit loop can be driven here, so the curve comes from the same pass as the timed fit;
-        # an adapter with its own reader (VW, TF, dask) cannot be stepped batch by batch from outside
-        curve = type(adapter).fit is Adapter.fit
-        hold = _holdout_subset(stream, CURVE_HOLDOUT_ROWS) if curve else None  # read before the baseline
-
+        hold = holdout_subset(stream, CURVE_HOLDOUT_ROWS)  # read before the baseline
+        monitor = adapter.monitor = Monitor(adapter, hold)
         baseline = tree_rss(proc)
         cpu0 = tree_cpu(proc)
         kernel_reset = reset_kernel_hwm()
         with RssSampler() as sampler:
             t = time.perf_counter()
+            monitor.begin()
             if curve:
-                points, score_wall, score_cpu = fit_with_curve(adapter, stream, rows, hold)
+                points, score_wall, score_cpu = fit_with_curve(adapter, stream, rows, hold, passes, monitor)
             else:
                 adapter.fit(stream)
                 points, score_wall, score_cpu = [], 0.0, 0.0
             loop_s = time.perf_counter() - t
             cpu_s = tree_cpu(proc) - cpu0
+        adapter.monitor = None
         hwm = kernel_hwm() if kernel_reset else None
+        score_wall, score_cpu = score_wall + monitor.scoring_wall, score_cpu + monitor.scoring_cpu
         fit_s = loop_s - score_wall
         out["timings"].update(fit_s=fit_s, fit_cpu_s=max(0.0, cpu_s - score_cpu), curve_s=score_wall)
+        # training rows over the whole fit, every pass included (as for boosting, whose rounds each re-read the
+        # data): the time to learn from this many rows with these settings
         out["rows_per_s"] = rows / fit_s if fit_s > 0 else None
         peak = max(sampler.peak, hwm or 0)
         out["memory"].update(rss_baseline_bytes=baseline, rss_peak_bytes=peak, rss_fit_bytes=max(0, peak - baseline),
                              rss_peak_sampled_bytes=sampler.peak, rss_peak_kernel_bytes=hwm,
                              rss_kernel_covers=KERNEL_COVERS if hwm is not None else "", rss_samples=sampler.samples,
-                             rss_covers=RSS_COVERS)
+                             rss_covers=RSS_COVERS, rss_anon_fit_bytes=max(0, sampler.anon_peak - sampler.anon_baseline),
+                             rss_anon_covers=ANON_COVERS)
+        out["extra"].update(adapter.fit_facts())
 
         t = time.perf_counter()
         ys, preds = [], []
@@ -359,14 +189,17 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
         if curve:
             out["extra"]["learning_curve"] = {
                 "points": points, "loss": name, "holdout_rows": len(hold[1]),
-                "what": ("at log-spaced row counts: prequential loss on the next batch before it is learnt, and loss "
-                         f"on the first {len(hold[1]):,} holdout rows; fit_s excludes scoring (subtracted)")}
+                "what": ("at log-spaced row counts of the first pass: prequential loss on the next batch before it is "
+                         f"learnt, and loss on the first {len(hold[1]):,} holdout rows; fit_s excludes scoring "
+                         "(subtracted)")}
             out["extra"]["within_1pct_of_final"] = within_final(points, "holdout_" + name)
         else:
             out["extra"]["learning_curve_missing"] = (
                 f"{cls.__name__} overrides fit() (its own reader, or a full-batch fit), which oocbench cannot step "
-                "batch by batch; "
-                "no prequential curve without a checkpoint hook")
+                "batch by batch; its holdout loss after each pass or round is in extra.checkpoints where it "
+                "reports them")
+        if monitor.points:
+            out["extra"]["checkpoints"] = monitor.describe()
 
         weights = adapter.explain()
         true_coef = dataset.manifest.truth.get("coef")

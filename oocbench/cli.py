@@ -134,6 +134,39 @@ def _hash_bits(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: passes beyond this are a typo, not a benchmark (each pass re-reads every training row)
+MAX_PASSES = 100
+
+
+def _passes(text: str) -> list[int]:
+    """``"3"`` or ``"1,3,10"`` -> distinct pass counts, each 1..MAX_PASSES."""
+    out = []
+    for part in text.split(","):
+        try:
+            value = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number of passes: {part!r}") from None
+        if not 1 <= value <= MAX_PASSES:
+            raise argparse.ArgumentTypeError(f"passes must be from 1 to {MAX_PASSES}, got {value}")
+        out.append(value)
+    return list(dict.fromkeys(out))
+
+
+class UsageError(ValueError):
+    """A command line that names nothing to run (exit 2, like argparse's own errors)."""
+
+
+def _names(text: str | None, flag: str) -> list[str] | None:
+    """A comma-separated subset; ``None`` when not given. Given but empty (``--adapter ""``) is an error, not
+    "everything"."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{flag} names nothing ({text!r}); leave it out to run every one of the suite's")
+    return names
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -145,19 +178,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.suite:
         suite = get_suite(args.suite)
-        adapters = [a.strip() for a in args.adapter.split(",")] if args.adapter else None
+        adapters, names = _names(args.adapter, "--adapter"), _names(args.dataset, "--dataset")
         for a in adapters or ():
             get_entry(a)
         # --dataset / --scale narrow a suite (comma-separated), e.g. for a quick look or a test
-        names = [d.strip() for d in args.dataset.split(",")] if args.dataset else None
         for d in names or ():
             datasets.get_generator(d)
         scales = [config.parse_scale(x.strip()) for x in args.scale.split(",")] if args.scale else None
         if not names and (absent := available_datasets(suite)[1]):
             err.print(f"suite {suite.name}: dataset(s) {', '.join(absent)} not available here, left out")
-        cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales)
-        if args.hash_bits is not None:
-            cases = [dataclasses.replace(c, hash_bits=args.hash_bits) for c in cases]
+        cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales, passes=args.passes)
+        # an option given on the command line replaces the suite's setting (it was silently dropped before)
+        given = {field: value for field, value in (("hash_bits", args.hash_bits), ("batch_size", args.batch_size),
+                                                   ("profile", args.profile), ("threads", args.threads),
+                                                   ("seed", args.seed)) if value is not None}
+        cases = list(dict.fromkeys(dataclasses.replace(c, **given) for c in cases))
     else:
         missing = [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
         if missing:
@@ -166,8 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         get_entry(args.adapter)
         datasets.get_generator(args.dataset)
         cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
-                          profile=args.profile, seed=args.seed, batch_size=args.batch_size, threads=args.threads,
-                          repeat=r, hash_bits=args.hash_bits) for r in range(args.repeat)]
+                          profile=args.profile or "matched", seed=args.seed or 0, batch_size=args.batch_size or 10_000,
+                          threads=args.threads or "1", repeat=r, hash_bits=args.hash_bits, passes=p)
+                 for p in (args.passes or [1]) for r in range(args.repeat)]
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
     if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
@@ -303,12 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--adapter", help="adapter name (with --suite: a comma-separated subset)")
     r.add_argument("--dataset", help="dataset name (with --suite: a comma-separated subset)")
     r.add_argument("--scale", help="rows or tier (with --suite: comma-separated, replacing the suite's scales)")
-    r.add_argument("--profile", default="matched", choices=("matched", "recommended"))
-    r.add_argument("--threads", default="1", choices=("1", "all"))
-    r.add_argument("--batch-size", type=_positive(int), default=10_000)
+    r.add_argument("--profile", default=None, choices=("matched", "recommended"),
+                   help="hyperparameters: the same model in every library (matched, default) or each library's "
+                        "documented defaults (recommended); with --suite: replaces the suite's profiles")
+    r.add_argument("--threads", default=None, choices=("1", "all"),
+                   help="threads per case: 1 (default) or all cores; with --suite: replaces the suite's setting")
+    r.add_argument("--batch-size", type=_positive(int), default=None,
+                   help="rows per batch (default 10000); with --suite: replaces the suite's batch size")
+    r.add_argument("--passes", type=_passes, default=None, metavar="N[,N...]",
+                   help="passes over the training rows (default 1); comma-separated values run each; with "
+                        "--suite: replaces the suite's passes axis")
     r.add_argument("--hash-bits", type=_hash_bits, default=None, metavar="BITS",
                    help="categorical columns hash into 2^BITS buckets (1-30; default 18, as VW's -b 18)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=None, help="dataset and model seed (default 0)")
     r.add_argument("--repeat", type=_positive(int), default=1, help="fresh model each repeat")
     r.add_argument("--timeout", type=_positive(float), default=600.0, help="seconds per case")
     r.add_argument("--grace", type=_positive(float, allow_zero=True), default=5.0,

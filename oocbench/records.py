@@ -35,13 +35,40 @@ class CaseSpec:
     repeat: int = 0
     params: tuple[tuple[str, Any], ...] = ()  # hyperparameter overrides, sorted (name, value) pairs
     hash_bits: int | None = None  # 2**hash_bits buckets for categorical columns; None: the feature layer's default
+    passes: int = 1  # passes over the training rows (re-streamed, or the library's own multi-pass mode)
 
     def key(self) -> str:
-        """A stable id of the identity, used to skip cases already done."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """A stable id of the identity, used to skip cases already done.
+
+        A field added after records existed is left out while it has its default, so those records keep their key.
+        """
+        ident = asdict(self)
+        if self.passes == 1:
+            del ident["passes"]
+        return hashlib.sha1(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def setting(self) -> str:
+        """The settings besides adapter, dataset, scale, profile and threads that differ from the defaults, in
+        words ("" for none): reports and summaries keep such cases apart.
+
+        >>> CaseSpec("a", "d", 10, passes=3, hash_bits=20).setting()
+        '3 passes, 2^20 buckets'
+        """
+        parts = []
+        if self.passes != 1:
+            parts.append(f"{self.passes} passes")
+        if self.hash_bits is not None:
+            parts.append(f"2^{self.hash_bits} buckets")
+        if self.batch_size != CaseSpec.__dataclass_fields__["batch_size"].default:
+            parts.append(f"batch {self.batch_size:,}")
+        if self.seed != 0:
+            parts.append(f"seed {self.seed}")
+        return ", ".join(parts)
 
     def label(self) -> str:
-        return f"{self.adapter} {self.dataset} n={self.scale:,} {self.profile} threads={self.threads} #{self.repeat}"
+        passes = f" passes={self.passes}" if self.passes != 1 else ""
+        return (f"{self.adapter} {self.dataset} n={self.scale:,} {self.profile} threads={self.threads}{passes} "
+                f"#{self.repeat}")
 
 
 @dataclass
@@ -75,6 +102,8 @@ class Memory:
     rss_peak_kernel_bytes: int | None = None  # kernel VmHWM of the case process (reset before fit), exact
     rss_kernel_covers: str = ""
     rss_samples: int | None = None  # how many samples the 10 ms sampler took during fit
+    rss_anon_fit_bytes: int | None = None  # anonymous RSS (no mapped files) the fit added, sampled: see covers
+    rss_anon_covers: str = ""
 
 
 @dataclass
@@ -84,7 +113,7 @@ class CaseRecord:
     reason: str = ""
     task: str = ""
     rows: int | None = None  # training rows the adapter saw
-    rows_per_s: float | None = None  # rows / fit_s
+    rows_per_s: float | None = None  # rows / fit_s (every pass of a multi-pass case inside fit_s)
     timings: Timings = field(default_factory=Timings)
     memory: Memory = field(default_factory=Memory)
     metrics: dict[str, float] = field(default_factory=dict)  # holdout metrics

@@ -24,8 +24,8 @@ import psutil
 
 from oocbench import datasets
 from oocbench.adapters.registry import get_entry
-from oocbench.case import tree_rss
 from oocbench.features import UnsupportedInputError, choose_format
+from oocbench.measure import tree_rss
 from oocbench.provenance import provenance, thread_env
 from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
 
@@ -99,9 +99,12 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
     """Run one child; returns (result dict with status/reason, wall seconds)."""
     spec_path, out_path, log_path = workdir / "spec.json", workdir / "out.json", workdir / "child.log"
     out_path.unlink(missing_ok=True)
+    case_dir = workdir / f"work-{payload.get('mode', 'timed')}"  # the adapter's caches and model files
+    case_dir.mkdir(exist_ok=True)
     spec_path.write_text(json.dumps(payload))
     env = {**os.environ, **thread_env(payload["case"]["threads"]),
            "OOCBENCH_MEMRAY_FILE": str(workdir / "memray.bin"), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "OOCBENCH_CASE_DIR": str(case_dir),
            # pyarrow's mimalloc pool reserves arenas that memray counts as a ~1 GB "heap peak" when reading
            # Parquet; the system allocator makes memray and RSS agree (same setting in both runs)
            "ARROW_DEFAULT_MEMORY_POOL": "system",
@@ -183,6 +186,9 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
         entry.cls.library_version()
     if reason := entry.cls.skip(gen.task):
         return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
+    if spec.passes > 1 and not entry.cls.multi_pass():
+        return replace(record, status="skipped", task=gen.task, finished_at=_now(),
+                       reason=f"{spec.adapter} makes one pass only: {entry.cls.update_semantics or 'no multi-pass mode'}")
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
     try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
         choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,

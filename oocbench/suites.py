@@ -22,6 +22,7 @@ class Suite:
     scales: tuple[int, ...]
     profiles: tuple[str, ...] = ("matched",)
     threads: tuple[str, ...] = ("1",)
+    passes: tuple[int, ...] = (1,)  # adapters that make one pass only are skipped (recorded) at passes > 1
     batch_size: int = 10_000
     description: str = ""
     adapters: tuple[str, ...] = field(default=())  # empty: every registered adapter
@@ -64,16 +65,19 @@ def available_datasets(suite: Suite) -> tuple[list[str], list[str]]:
 
 
 def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
-           datasets: Iterable[str] | None = None, scales: Iterable[int] | None = None) -> list[CaseSpec]:
-    """The suite's cases, dataset-major then scale, adapter, profile, threads, repeat.
+           datasets: Iterable[str] | None = None, scales: Iterable[int] | None = None,
+           passes: Iterable[int] | None = None) -> list[CaseSpec]:
+    """The suite's cases, dataset-major then scale, adapter, profile, threads, passes, repeat.
 
-    ``adapters``, ``datasets`` and ``scales`` narrow (or, for adapters, choose) what the suite covers.
+    ``adapters``, ``datasets``, ``scales`` and ``passes`` narrow or replace (for adapters: choose) what the
+    suite covers.
     """
     names = list(adapters or suite.adapters or discover())
     data = list(datasets or available_datasets(suite)[0])
-    return [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, batch_size=suite.batch_size, repeat=r)
+    return [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, batch_size=suite.batch_size, repeat=r,
+                     passes=k)
             for d in data for n in (scales or suite.scales) for a in names for p in suite.profiles
-            for t in suite.threads for r in range(repeat)]
+            for t in suite.threads for k in (passes or suite.passes) for r in range(repeat)]
 
 
 def _versions_match(record: CaseRecord) -> bool:

@@ -9,7 +9,8 @@ import time
 import psutil
 
 from oocbench.analysis import summarize, summary_cells
-from oocbench.case import checkpoints, tree_cpu, tree_rss, within_final
+from oocbench.curve import checkpoints, within_final
+from oocbench.measure import tree_cpu, tree_rss
 from oocbench.records import CaseRecord, CaseSpec, Memory
 from oocbench.suites import SUITES, available_datasets, expand, get_suite
 

@@ -29,12 +29,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from oocbench.curve import Monitor
     from oocbench.features import BatchStream
 
 TASKS = ("binary", "regression")
@@ -73,6 +77,18 @@ class Adapter(ABC):
         when the adapter takes dense; data with categorical columns never comes dense (2^hash_bits columns):
         an adapter that takes dense only is ``skipped`` there (``dense_only_because`` says why, if set).
         ``self.input_format`` is the one chosen.
+    passes_semantics : str
+        How an adapter with its own :meth:`fit` makes ``self.passes`` passes (VW's ``--passes`` over its cache,
+        Keras epochs...); empty when it cannot, and a case with ``passes > 1`` is then ``skipped``. An adapter
+        that keeps the default :meth:`fit` needs nothing: the harness re-streams the batches (see
+        :meth:`multi_pass`).
+    heap_note : str
+        What the memray heap figure means for this adapter when it is not plain heap (e.g. memory-mapped cache
+        files counted as allocations); published with the figure.
+
+    Instance attributes set by the harness: ``passes`` (passes over the training rows), ``workdir`` (the case's
+    temporary directory, for caches and model files: removed after the case), ``monitor`` (scores the holdout
+    after each pass or round you report with :meth:`checkpoint`; ``None`` when nobody is listening).
     """
 
     name: ClassVar[str]
@@ -89,12 +105,20 @@ class Adapter(ABC):
     sparse_profiles: ClassVar[dict[str, dict[str, Any]]] = {}
     #: why a dense-only adapter cannot take categorical data (the reason recorded when it is skipped there)
     dense_only_because: ClassVar[str] = ""
+    passes_semantics: ClassVar[str] = ""
+    heap_note: ClassVar[str] = ""
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
-                 seed: int = 0, threads: str = "1", input_format: str | None = None) -> None:
+                 seed: int = 0, threads: str = "1", input_format: str | None = None, passes: int = 1,
+                 workdir: str | Path | None = None) -> None:
         if task not in self.tasks:
             raise ValueError(f"{self.name} does not support task {task!r} (supports {sorted(self.tasks)})")
+        if passes > 1 and not self.multi_pass():
+            raise ValueError(f"{self.name} makes one pass only (no multi-pass mode)")
         self.task, self.n_features, self.profile, self.seed, self.threads = task, n_features, profile, seed, threads
+        self.passes = passes
+        self._workdir, self._own_workdir = (Path(workdir) if workdir is not None else None), workdir is None
+        self.monitor: Monitor | None = None
         self.input_format = input_format or self.input_formats[0]
         if self.input_format not in self.input_formats:
             raise ValueError(f"{self.name} takes {self.input_formats}, not {self.input_format!r} batches")
@@ -126,6 +150,13 @@ class Adapter(ABC):
             return None
 
     @classmethod
+    def multi_pass(cls) -> str:
+        """How this adapter makes more than one pass; ``""`` if it cannot."""
+        if cls.fit is Adapter.fit:
+            return "the harness re-streams the same batches in the same order: partial_fit again, no reset"
+        return cls.passes_semantics
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         """What a report publishes about this adapter."""
         return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
@@ -133,7 +164,14 @@ class Adapter(ABC):
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
-                "input_formats": list(cls.input_formats)}
+                "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass()}
+
+    @property
+    def workdir(self) -> Path:
+        """The case's temporary directory (made on first use when the adapter runs outside the harness)."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="oocbench-adapter-"))
+        return self._workdir
 
     # ----- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> None:  # noqa: B027 - optional hook
@@ -168,6 +206,16 @@ class Adapter(ABC):
         out = self.predict_proba(X) if self.task == "binary" else self.predict(X)
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
+    def checkpoint(self, predict: Callable[[Any], np.ndarray] | None = None, **where: Any) -> None:
+        """Tell the harness a pass or round is done (``pass=k`` / ``round=r``): it scores the holdout subset now
+        (with ``predict``, or :meth:`predict_batch`) and times the scoring out of fit. A no-op when unmonitored."""
+        if self.monitor is not None:
+            self.monitor.checkpoint(predict, **where)
+
+    def fit_facts(self) -> dict[str, Any]:
+        """Facts about the finished fit that belong in the record's ``extra`` (disk used by a cache...)."""
+        return {}
+
     def explain(self) -> np.ndarray | None:
         """Per-feature weights (linear models) or importances (trees); ``None`` when the model has none."""
         return None
@@ -176,7 +224,13 @@ class Adapter(ABC):
         """Release resources (files, workers, sessions). Safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self.release()
+            try:
+                self.release()
+            finally:
+                if self._own_workdir and self._workdir is not None:
+                    import shutil
+
+                    shutil.rmtree(self._workdir, ignore_errors=True)
 
     def release(self) -> None:  # noqa: B027 - optional hook
         """Override to free resources; called once by :meth:`close`."""

@@ -45,8 +45,8 @@ def write_raw(out: Path, current: list[CaseRecord], superseded: list[CaseRecord]
         writer.writerows(rows)
 
 
-def _section_title(dataset: str, profile: str, threads: str) -> str:
-    return f"{dataset}, {profile} profile, threads={threads}"
+def _section_title(dataset: str, profile: str, threads: str, setting: str = "") -> str:
+    return f"{dataset}, {profile} profile, threads={threads}" + (f", {setting}" if setting else "")
 
 
 def _dataset_line(records: list[CaseRecord], task: str) -> str:
@@ -85,8 +85,8 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
     styles = P.adapter_styles(adapters)
 
     verdict_html, section_html, nav = [], [], []
-    for i, ((dataset, profile, threads), sgroups) in enumerate(by_section.items(), start=1):
-        title = _section_title(dataset, profile, threads)
+    for i, ((dataset, profile, threads, setting), sgroups) in enumerate(by_section.items(), start=1):
+        title = _section_title(dataset, profile, threads, setting)
         recs = [r for g in sgroups for r in g.records]
         task = next((g.task for g in sgroups if g.task), "")
         anchor = f"s{i}"

@@ -97,6 +97,8 @@ class CaseGroup:
     params: tuple
     records: list[CaseRecord]
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what else sets this case apart from the defaults ("3 passes, 2^20 buckets"): its own section
+    setting: str = ""
 
     @property
     def ok(self) -> list[CaseRecord]:
@@ -116,8 +118,8 @@ class CaseGroup:
         return next((t for t in map(task_of, self.records) if t), "")
 
     @property
-    def section(self) -> tuple[str, str, str]:
-        return (self.dataset, self.profile, self.threads)
+    def section(self) -> tuple[str, str, str, str]:
+        return (self.dataset, self.profile, self.threads, self.setting)
 
     def median(self, name: str) -> float | None:
         return self.stats[name]["median"]
@@ -128,20 +130,21 @@ class CaseGroup:
 
 
 def case_groups(records: Iterable[CaseRecord]) -> list[CaseGroup]:
-    """Repeat groups with their summaries, sorted by dataset, profile, threads, scale, adapter."""
+    """Repeat groups with their summaries, sorted by dataset, profile, threads, setting, scale, adapter."""
     groups = []
-    for (adapter, dataset, scale, profile, _seed, _bs, threads, params), recs in group_repeats(records).items():
+    for case, recs in group_repeats(records).items():
         recs = sorted(recs, key=lambda r: r.case.repeat)
-        g = CaseGroup(adapter, dataset, scale, profile, threads, params, recs)
+        g = CaseGroup(case.adapter, case.dataset, case.scale, case.profile, case.threads, case.params, recs,
+                      setting=case.setting())
         ok = g.ok
         g.stats = {name: summarize(fn(r) for r in ok) for name, fn in FIGURES.items()}
         groups.append(g)
-    return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.scale, g.adapter, g.params))
+    return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.setting, g.scale, g.adapter, g.params))
 
 
-def sections(groups: Iterable[CaseGroup]) -> dict[tuple[str, str, str], list[CaseGroup]]:
-    """Groups by (dataset, profile, threads): one set of plots and one table each."""
-    out: dict[tuple[str, str, str], list[CaseGroup]] = {}
+def sections(groups: Iterable[CaseGroup]) -> dict[tuple[str, str, str, str], list[CaseGroup]]:
+    """Groups by (dataset, profile, threads, setting): one set of plots and one table each."""
+    out: dict[tuple[str, str, str, str], list[CaseGroup]] = {}
     for g in groups:
         out.setdefault(g.section, []).append(g)
     return out
