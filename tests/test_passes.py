@@ -118,3 +118,23 @@ def test_monitor_excludes_its_own_scoring_time():
         m.checkpoint(**{"pass": k})
     assert m.scoring_wall >= 0.15
     assert m.points[-1]["fit_s"] < 0.05  # three 50 ms scorings happened before it, none of them counted
+
+
+def test_report_draws_loss_after_each_pass_and_time_to_target(tmp_path, tiny, data_base):
+    """Real 3-pass records of two adapters: their own section, the pass-by-pass figure, who reached the target."""
+    from oocbench.reports import build_report
+
+    tiny("synth-binary", 4000)
+    recs = [run_case(CaseSpec(a, "synth-binary", 4000, batch_size=1000, passes=3), Limits(timeout_s=120),
+                     memray=False, data_base=data_base) for a in ("sklearn.sgd", "sklearn.passive-aggressive")]
+    recs.append(run_case(CaseSpec("sklearn.sgd", "synth-binary", 4000, batch_size=1000), Limits(timeout_s=120),
+                         memray=False, data_base=data_base))
+    assert all(r.status == "ok" for r in recs), [r.reason for r in recs]
+    index = build_report(recs, tmp_path / "report")
+    html = index.read_text()
+    assert "threads=1, 3 passes, batch 1,000" in html  # the 3-pass cases are a section of their own
+    assert html.count("Loss against time, pass by pass") == 1  # one pass per case elsewhere: nothing to draw
+    passes_png = list((tmp_path / "report" / "plots").glob("*-passes.png"))
+    assert len(passes_png) == 1 and passes_png[0].stat().st_size > 10_000
+    caption = html[html.index("Time to that target"):][:600]
+    assert "sklearn.sgd" in caption and "(pass " in caption

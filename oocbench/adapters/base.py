@@ -82,6 +82,9 @@ class Adapter(ABC):
         Keras epochs...); empty when it cannot, and a case with ``passes > 1`` is then ``skipped``. An adapter
         that keeps the default :meth:`fit` needs nothing: the harness re-streams the batches (see
         :meth:`multi_pass`).
+    reference : str
+        Non-empty for an in-memory reference that holds every row at once (``"in-memory linear reference"``):
+        the report draws it apart from the streaming adapters it measures them against.
     heap_note : str
         What the memray heap figure means for this adapter when it is not plain heap (e.g. memory-mapped cache
         files counted as allocations); published with the figure.
@@ -107,6 +110,7 @@ class Adapter(ABC):
     dense_only_because: ClassVar[str] = ""
     passes_semantics: ClassVar[str] = ""
     heap_note: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
                  seed: int = 0, threads: str = "1", input_format: str | None = None, passes: int = 1,
@@ -164,7 +168,7 @@ class Adapter(ABC):
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
-                "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass()}
+                "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference}
 
     @property
     def workdir(self) -> Path:

@@ -168,6 +168,7 @@ class Batch(Adapter):
 
     name = "sklearn.batch"
     library = "sklearn"
+    reference = "in-memory linear reference"
     requirements = ("scikit-learn",)
     params = {"max_iter": 100, "tol": 1e-4}
     # matched: the objective SGD approximates, mean loss + alpha/2 |w|^2 over n rows. LogisticRegression

@@ -117,6 +117,9 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
                                        "" if why else "no record here has extra['learning_curve']."))
         if why:
             body.append(f"<div class='small muted'>No learning curve recorded for:<ul>{why}</ul></div>")
+        passes = P.checkpoints_plot(sgroups, styles, out, stem, title, task)
+        if passes is not None:
+            body.append(H.figure(passes))
         body.append(H.figure(P.pareto_plot(sgroups, styles, out, stem, title, task)))
         body.append("<h3>Every case</h3>" + H.cases_table(sgroups, task))
         section_html.append("".join(body))

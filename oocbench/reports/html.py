@@ -14,7 +14,7 @@ from typing import Any
 
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.records import CaseRecord
-from oocbench.reports.model import PRIMARY_METRIC, REFERENCE_ADAPTER, SECONDARY_METRIC, CaseGroup
+from oocbench.reports.model import PRIMARY_METRIC, SECONDARY_METRIC, CaseGroup
 from oocbench.reports.plots import Plot
 from oocbench.reports.verdict import TRADE_OFF_TOLERANCE, Verdict
 
@@ -108,7 +108,7 @@ def _winner(g: CaseGroup | None, figure: str, also: str = "") -> str:
         return '<td class="muted">-</td>'
     fmts = {"rows_per_s": fmt_rate, "fit_memory": fmt_bytes, "loss": fmt_num}
     value = fmts[figure](g.median(figure)) + (f", {fmts[also](g.median(also))}" if also else "")
-    ref = " <span class=muted>(in-memory reference)</span>" if g.adapter == REFERENCE_ADAPTER else ""
+    ref = f" <span class=muted>({esc(g.reference)})</span>" if g.reference else ""
     return f"<td><b>{esc(g.label())}</b>{ref} <span class=muted>{esc(value)}</span></td>"
 
 

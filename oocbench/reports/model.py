@@ -15,8 +15,19 @@ from typing import Any
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize
 from oocbench.records import CaseRecord
 
-#: The adapter drawn as the in-memory reference on accuracy plots (fits all rows at once).
-REFERENCE_ADAPTER = "sklearn.batch"
+#: In-memory references of records written before adapters declared ``reference`` themselves.
+LEGACY_REFERENCES = {"sklearn.batch": "in-memory linear reference"}
+
+
+def reference_of(records: Iterable[CaseRecord]) -> str:
+    """What the adapter of these records is a reference for ("" for a streaming adapter): its declared
+    ``reference`` (published in ``adapter_info``)."""
+    for r in records:
+        if "reference" in r.adapter_info:
+            return str(r.adapter_info["reference"] or "")
+        if r.case.adapter in LEGACY_REFERENCES:
+            return LEGACY_REFERENCES[r.case.adapter]
+    return ""
 
 #: The accuracy figure per task: (metric key, label, lower is better).
 PRIMARY_METRIC: dict[str, tuple[str, str]] = {"binary": ("log_loss", "log loss"), "regression": ("rmse", "RMSE")}
@@ -123,6 +134,11 @@ class CaseGroup:
 
     def median(self, name: str) -> float | None:
         return self.stats[name]["median"]
+
+    @property
+    def reference(self) -> str:
+        """Non-empty for an in-memory reference (see :func:`reference_of`)."""
+        return reference_of(self.records)
 
     def label(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in self.params)

@@ -21,9 +21,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from oocbench.analysis import scaling_by_adapter
-from oocbench.fmt import fmt_bytes, fmt_rows, fmt_seconds
+from oocbench.fmt import fmt_bytes, fmt_num, fmt_rows, fmt_seconds
 from oocbench.records import CaseRecord
-from oocbench.reports.model import PRIMARY_METRIC, REFERENCE_ADAPTER, CaseGroup, heap_peak, rss_growth
+from oocbench.reports.model import PRIMARY_METRIC, CaseGroup, heap_peak, rss_growth
 from oocbench.reports.verdict import pareto_front
 
 # adapter names come from third parties: never let a "$" turn a legend into mathtext
@@ -131,8 +131,8 @@ def _series(ax: Axes, groups: list[CaseGroup], name: str, styles: dict[str, Styl
             continue
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
-        ref = adapter == REFERENCE_ADAPTER
-        label = (labels or {}).get(adapter, adapter) + (" (in-memory reference)" if ref else "")
+        ref = next((g.reference for g in groups if g.adapter == adapter), "")
+        label = (labels or {}).get(adapter, adapter) + (f" ({ref})" if ref else "")
         st = styles[adapter]
         ax.errorbar(xs, ys, yerr=err, color=st.color, marker=st.marker, markersize=5, capsize=3,
                     linestyle="--" if ref else "-", linewidth=2.2 if ref else 1.6, label=label)
@@ -276,11 +276,10 @@ def accuracy_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: di
             _empty(ax, "no successful case to draw")
         _legend(ax, [_fail_handle()] if failed else [])
         rel = _save(fig, out_dir, f"{stem}-accuracy")
-    has_ref = any(g.adapter == REFERENCE_ADAPTER and g.ok for g in groups)
+    refs = sorted({g.adapter for g in groups if g.ok and g.reference})
     caption = (f"{label} of each model on the dataset's fixed holdout. Dashed black: the best achievable "
-               f"{label} (the true model), " + ("thick dashed: " + REFERENCE_ADAPTER + ", all rows in memory."
-                                               if has_ref else f"in-memory reference {REFERENCE_ADAPTER}: not in "
-                                               "these records."))
+               f"{label} (the true model), " + (f"thick dashed: {', '.join(refs)}, all rows in memory."
+                                               if refs else "no in-memory reference in these records."))
     return Plot(rel, "Accuracy vs rows", f"{label} on the holdout against training rows, {title}", caption)
 
 
@@ -432,3 +431,94 @@ def pareto_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path
     if notes:
         caption += " Not plotted (no successful repeat): " + "; ".join(notes) + "."
     return Plot(rel, "Accuracy vs time (Pareto front)", f"fit time against {label} per scale, {title}", caption)
+
+
+#: "time to target": the first checkpoint within this fraction of the best holdout loss any adapter reached
+TARGET_WITHIN = 0.01
+
+
+def checkpoint_points(record: CaseRecord, key: str) -> list[dict[str, Any]]:
+    """The record's holdout-loss checkpoints after each pass or round (``extra["checkpoints"]``), usable ones only.
+
+    >>> from oocbench.records import CaseSpec
+    >>> r = CaseRecord(case=CaseSpec("a", "d", 10), extra={"checkpoints": {"points": [
+    ...     {"pass": 1, "fit_s": 0.5, "holdout_log_loss": 0.6}, {"pass": 2, "fit_s": None}]}})
+    >>> checkpoint_points(r, "holdout_log_loss")
+    [{'pass': 1, 'fit_s': 0.5, 'holdout_log_loss': 0.6}]
+    """
+    block = record.extra.get("checkpoints")
+    points = block.get("points") if isinstance(block, dict) else None
+    if not isinstance(points, list):
+        return []
+    return [p for p in points if isinstance(p, dict) and isinstance(p.get("fit_s"), (int, float))
+            and isinstance(p.get(key), (int, float)) and p["fit_s"] > 0 and math.isfinite(p[key])]
+
+
+def time_to_target(points: list[dict[str, Any]], key: str, target: float) -> dict[str, Any] | None:
+    """The first checkpoint at or below ``target`` (``None``: never reached)."""
+    return next((p for p in points if p[key] <= target), None)
+
+
+def _where(point: dict[str, Any]) -> str:
+    return next((f"{k} {point[k]}" for k in ("pass", "round") if k in point), "end")
+
+
+def checkpoints_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str, title: str,
+                     task: str) -> Plot | None:
+    """Holdout loss after each pass or boosting round against fit time, at the section's largest scale with
+    such checkpoints; the time each adapter took to come within :data:`TARGET_WITHIN` of the best loss reached.
+
+    ``None`` when no adapter there recorded more than one checkpoint (nothing to draw a curve from).
+    """
+    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    name = "holdout_" + key
+    series: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for g in groups:
+        rec = next((r for r in g.ok if checkpoint_points(r, name)), None)
+        if rec is not None:
+            series.setdefault(g.scale, {})[g.adapter] = checkpoint_points(rec, name)
+    drawable = [s for s, by in series.items() if any(len(p) > 1 for p in by.values())]
+    if not drawable:
+        return None
+    scale = max(drawable)
+    curves = series[scale]
+    best = min(p[name] for pts in curves.values() for p in pts)
+    target = best + TARGET_WITHIN * abs(best)
+    optimum = sorted({r.optimum[key] for g in groups if g.scale == scale for r in g.ok if key in r.optimum})
+    reached, missed = [], []
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.2, 4.2))
+        ax = fig.add_subplot()
+        for adapter in sorted(curves):
+            pts, st = curves[adapter], styles[adapter]
+            ax.plot([p["fit_s"] for p in pts], [p[name] for p in pts], color=st.color, marker=st.marker,
+                    markersize=4 if len(pts) > 12 else 6, linewidth=1.4, label=adapter)
+            hit = time_to_target(pts, name, target)
+            if hit is None:
+                missed.append(f"{adapter} (best {fmt_num(min(p[name] for p in pts))} after {_where(pts[-1])})")
+            else:
+                reached.append((hit["fit_s"], f"{adapter} {fmt_seconds(hit['fit_s'])} ({_where(hit)})"))
+                ax.plot([hit["fit_s"]], [hit[name]], marker="o", markersize=12, markerfacecolor="none",
+                        markeredgecolor=st.color, markeredgewidth=1.4, linestyle="none")
+        ax.axhline(target, color="0.3", linestyle=":", linewidth=1.0,
+                   label=f"target: within {TARGET_WITHIN:.0%} of the best ({fmt_num(target)})")
+        if optimum:
+            ax.axhline(optimum[0], color="black", linestyle="--", linewidth=1.0,
+                       label=f"known optimum, whole holdout ({fmt_num(optimum[0])})")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_seconds(v)))
+        ax.set_xlabel("fit time so far (log scale; scoring excluded)")
+        ax.set_ylabel(f"{label} on a fixed holdout subset (lower is better)")
+        ax.set_title(f"Loss after each pass or round: {title}, {fmt_rows(scale)} rows", fontsize=9)
+        _legend(ax, [])
+        rel = _save(fig, out_dir, f"{stem}-passes")
+    caption = (f"Each point: the {label} on a fixed holdout subset after one more pass over the {fmt_rows(scale)} "
+               "training rows (linear learners) or one more boosting round (trees), against the fit time it "
+               "took to get there. Ringed: the first point within "
+               f"{TARGET_WITHIN:.0%} of the best {label} any adapter reached here. Time to that target: "
+               + ("; ".join(t for _, t in sorted(reached)) or "nobody") + "."
+               + (f" Not reached: {'; '.join(missed)}." if missed else "")
+               + (" The known optimum is the true model's loss on the whole holdout; on the subset scored here "
+                  "it differs by sampling noise, so a point may sit just below it." if optimum else ""))
+    return Plot(rel, "Loss against time, pass by pass", f"{label} after each pass or round against fit time, "
+                f"{title}", caption)
