@@ -149,8 +149,14 @@ class Incremental(_DaskAdapter):
                         "plain SGD steps per example inside it, as sklearn.sgd (CSR, matched: the intercept as a "
                         "constant column, undamped)")
     api_path = ("dask_ml.wrappers.Incremental(SGDClassifier/SGDRegressor).fit(dask array of numpy or scipy CSR "
-                "blocks, one stream.read_part task per Parquet row group)")
+                "blocks, one stream.read_part task per Parquet row group); passes 2..N: .partial_fit(same arrays)")
     input_formats = ("dense", "csr")
+    # dask-ml has no epochs option (dask/dask-ml#264, open); partial_fit on a fitted Incremental continues from
+    # its estimator_ (fit starts from a clone of the unfitted estimator)
+    passes_semantics = ("Incremental.fit, then Incremental.partial_fit on the same lazy arrays for passes 2..N: "
+                        "another chain of partial_fit calls, one per block, continuing the fitted SGD (its t_ "
+                        "counts on); every pass re-reads the row groups from Parquet (nothing persisted); "
+                        "shuffled blocks (recommended) take a new seeded order each pass")
 
     def build(self) -> None:
         from dask_ml.wrappers import Incremental as DaskIncremental
@@ -171,8 +177,9 @@ class Incremental(_DaskAdapter):
                 hp["learning_rate"] = self.hyperparameters["learning_rate"] = "invscaling"
             est = SGDRegressor(loss="squared_error", random_state=self.seed, **hp)
         # random_state fixes the block order when shuffling, so a seed gives one result (else it varies per run)
+        # a RandomState, not the int: the first pass's order is the same, and each further pass draws a new one
         self.model = DaskIncremental(est, shuffle_blocks=self.hyperparameters["shuffle_blocks"],
-                                     random_state=self.seed)
+                                     random_state=np.random.RandomState(self.seed))
         self._kw = {"classes": np.array([0.0, 1.0])} if self.task == "binary" else {}
 
     def _X(self, X: Any) -> Any:
@@ -185,6 +192,10 @@ class Incremental(_DaskAdapter):
                              meta=X._meta)
         with self._client.as_current():
             self.model.fit(X, y, **self._kw)
+            self.checkpoint(**{"pass": 1})  # the fitted estimator, here on the monitor's numpy rows
+            for k in range(2, self.passes + 1):
+                self.model.partial_fit(X, y, **self._kw)
+                self.checkpoint(**{"pass": k})
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self.model.partial_fit(self._X(X), y, **self._kw)  # in-memory X: the wrapped estimator's partial_fit

@@ -1,10 +1,11 @@
 """TensorFlow adapters: Keras models trained by ``fit`` on a ``tf.data`` pipeline over the shared batches.
 
 TF reads no Parquet itself, so the pipeline is ``Dataset.from_generator`` over the stream's batches (pyarrow
-inside), with the cardinality asserted (else Keras warns "ran out of data") and ``prefetch(AUTOTUNE)`` so reading
-overlaps learning. Hashed categoricals (CSR, d + 2^18 columns) enter as ``tf.SparseTensor`` batches into a sparse
-``keras.Input``; Keras multiplies them by the first kernel through ``embedding_lookup_sparse``, so no dense
-(batch, width) tensor exists, forward or backward. TensorFlow is imported in ``setup`` only.
+inside; each epoch calls the generator anew: a fresh read), with the cardinality asserted (else Keras warns "ran
+out of data") and ``prefetch(AUTOTUNE)`` so reading overlaps learning. Hashed categoricals (CSR, d + 2^18
+columns) enter as ``tf.SparseTensor`` batches into a sparse ``keras.Input``; Keras multiplies them by the first
+kernel through ``embedding_lookup_sparse``, so no dense (batch, width) tensor exists, forward or backward.
+TensorFlow is imported in ``setup`` only.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _configure(threads: str, seed: int) -> Any:
 
 
 class _Keras(Adapter):
-    """One Keras model, ``fit`` for one epoch over the stream's batches (matched: batch size = the stream's)."""
+    """One Keras model, ``fit`` for ``passes`` epochs (default one) over the stream's batches (matched: batch
+    size = the stream's)."""
 
     library = "tensorflow"
     requirements = ("tensorflow-cpu", "keras")
@@ -111,6 +113,9 @@ class _Keras(Adapter):
     profiles = {"matched": {}, "recommended": dict(RECOMMENDED)}
     hidden: tuple[int, ...] = ()
     input_formats = ("dense", "csr")
+    passes_semantics = ("Keras epochs: model.fit(dataset, epochs=N); each epoch re-creates the from_generator "
+                        "iterator (a fresh read of the stream, stream order, no shuffle); optimizer state and step "
+                        "count carry on; a Callback's on_epoch_end reports each pass")
 
     @classmethod
     def library_version(cls) -> str | None:
@@ -155,28 +160,45 @@ class _Keras(Adapter):
                                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
 
     def dataset(self, stream: BatchStream, batches: Iterator[tuple[Any, np.ndarray]] | None = None) -> Any:
-        """The ``tf.data`` pipeline over the stream's batches (or ``batches``, an iteration of it already begun),
-        CSR as ``tf.SparseTensor``, cardinality asserted, prefetched."""
+        """The ``tf.data`` pipeline over the stream's batches (the first iteration from ``batches``, an iteration
+        of it already begun, if given), CSR as ``tf.SparseTensor``, cardinality asserted, prefetched.
+
+        Each iteration of the pipeline (each Keras epoch) calls the generator anew: a fresh pass over the stream.
+        """
         import tensorflow as tf
 
-        source, y_spec = iter(stream) if batches is None else batches, tf.TensorSpec((None,), tf.float32)
+        begun, y_spec = [batches], tf.TensorSpec((None,), tf.float32)
+
+        def source() -> Iterator[tuple[Any, np.ndarray]]:
+            it, begun[0] = begun[0] if begun[0] is not None else iter(stream), None
+            return it
+
         if not self.sparse:
             sig = (tf.TensorSpec((None, self.n_features), tf.float32), y_spec)
-            ds = tf.data.Dataset.from_generator(lambda: source, output_signature=sig)
+            ds = tf.data.Dataset.from_generator(source, output_signature=sig)
         else:  # numpy COO parts from the generator; the SparseTensor is built in the graph (no eager op per batch)
             sig = (tf.TensorSpec((None, 2), tf.int64), tf.TensorSpec((None,), tf.float32), y_spec)
-            ds = tf.data.Dataset.from_generator(lambda: ((*coo(X), y) for X, y in source), output_signature=sig)
+            ds = tf.data.Dataset.from_generator(lambda: ((*coo(X), y) for X, y in source()), output_signature=sig)
             width = tf.constant([self.n_features], tf.int64)
             ds = ds.map(lambda ij, v, y: (tf.SparseTensor(ij, v, tf.concat([tf.shape(y, tf.int64), width], 0)), y))
         n_batches = math.ceil(stream.rows / stream.batch_size)
         return ds.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(tf.data.AUTOTUNE)
 
     def fit(self, stream: BatchStream) -> None:
+        """``self.passes`` Keras epochs over the stream, in stream order; the monitor scores after each."""
+        import keras
+
+        adapter = self
+
+        class Checkpoint(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                adapter.checkpoint(**{"pass": epoch + 1})  # predict_on_batch between epochs; timed out of fit
+
         batches = iter(stream)
         if (first := next(batches, None)) is not None:
             self._start(first[1])
             ds = self.dataset(stream, itertools.chain([first], batches))
-            self.model.fit(ds, epochs=1, shuffle=False, verbose=0)
+            self.model.fit(ds, epochs=self.passes, shuffle=False, verbose=0, callbacks=[Checkpoint()])
 
     def _start(self, y: np.ndarray) -> None:
         """Before the first step: the output bias from this batch's labels when asked (see FIRST_BATCH)."""
@@ -249,9 +271,9 @@ class Linear(_Keras):
     name = "tf.linear"
     sparse_profiles = {"matched": dict(LINEAR_SPARSE_MATCHED)}
     update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows on the batch's mean gradient "
-                        "(matched: SGD eta0/sqrt(t), t counted in batches; on hashed categoricals (CSR) Adagrad, "
-                        "that schedule per coordinate; recommended: Adam)")
-    api_path = ("keras.Sequential([Dense(1)]).fit(tf.data.Dataset.from_generator(batches), epochs=1); CSR: "
+                        "(matched: SGD eta0/sqrt(t), t counted in batches, on across epochs; on hashed categoricals "
+                        "(CSR) Adagrad, that schedule per coordinate; recommended: Adam)")
+    api_path = ("keras.Sequential([Dense(1)]).fit(tf.data.Dataset.from_generator(batches), epochs=passes); CSR: "
                 "Input(sparse=True), tf.SparseTensor batches")
 
     def explain(self) -> np.ndarray | None:
@@ -268,6 +290,7 @@ class MLP(_Keras):
                         "whose output bias starts at the first batch's log-odds (binary) or mean (regression); on "
                         "hashed categoricals (CSR) over an embedding-sum: a linear Dense(embedding_dim) of the sparse "
                         "input (each row's bucket embeddings, and numeric values times theirs, summed)")
-    api_path = ("keras.Sequential([Dense(64), Dense(64), Dense(1)]).fit(tf.data.Dataset.from_generator(batches)); "
+    api_path = ("keras.Sequential([Dense(64), Dense(64), Dense(1)]).fit(tf.data.Dataset.from_generator(batches), "
+                "epochs=passes); "
                 "CSR: [Input(sparse=True), Dense(embedding_dim), Dense(64), Dense(64), Dense(1)], tf.SparseTensor "
                 "batches")
