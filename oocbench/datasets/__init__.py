@@ -28,6 +28,7 @@ from oocbench.datasets.synthetic import (
     SynthBinary,
     SynthCTR,
     SynthDrift,
+    SynthNonlinear,
     SynthRegression,
 )
 from oocbench.datasets.writer import DatasetWriter
@@ -38,7 +39,8 @@ __all__ = ["BLOCK_ROWS", "HOLDOUT", "NUMERIC_KINDS", "TRAIN", "DatasetError", "D
            "load"]
 
 #: every dataset by name; synthetic ones first (tests pick the first one of each task)
-GENERATORS: dict = {g.name: g for g in (SynthBinary(), SynthRegression(), SynthCTR(), SynthDrift())}
+GENERATORS: dict = {g.name: g for g in (SynthBinary(), SynthRegression(), SynthCTR(), SynthDrift(),
+                                        SynthNonlinear())}
 
 
 def _register_file_sources() -> None:
