@@ -36,11 +36,19 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("quick", ("synth-binary", "synth-regression", "synth-ctr"), (10_000, 100_000),
           description="every installed adapter x dense binary, dense regression and wide categorical (synth-ctr) "
                       "data x 10^4 and 10^5 rows: minutes on 2 cores"),
-    Suite("default", ("synth-binary", "synth-regression", "synth-ctr"), (10_000, 100_000, 1_000_000),
-          description="adds 10^6 rows"),
-    Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift"),
+    Suite("default", ("synth-binary", "synth-regression", "synth-ctr", "synth-nonlinear"),
+          (10_000, 100_000, 1_000_000),
+          description="adds 10^6 rows and data whose optimum needs a nonlinear model (synth-nonlinear)"),
+    Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift", "synth-nonlinear"),
           (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"), threads=("1", "all"),
           description="up to 10^7 rows, concept drift too, both profiles and thread modes"),
+    Suite("trees", ("synth-nonlinear", "synth-ctr", "synth-binary"), (10_000, 100_000, 1_000_000),
+          description="boosted trees (in memory and out of core) against every linear learner, on data with a "
+                      "nonlinear optimum, wide categorical and dense linear data"),
+    Suite("passes", ("synth-ctr", "synth-binary"), (100_000, 1_000_000), passes=(1, 3),
+          adapters=("sklearn.sgd", "vw.linear", "tf.linear", "dask-ml.incremental"),
+          description="one pass against three, each library's own multi-pass mode: the loss after every pass "
+                      "and the time it took"),
 )}
 
 

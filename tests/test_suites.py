@@ -25,7 +25,11 @@ def test_suites_are_defined_in_one_place_and_cover_wide_categorical_data():
     present, absent = available_datasets(quick)
     assert present == ["synth-binary", "synth-regression", "synth-ctr"] and absent == []
     assert "synth-ctr" in get_suite("default").datasets
-    assert {"synth-ctr", "synth-drift"} <= set(get_suite("full").datasets)
+    assert {"synth-ctr", "synth-drift", "synth-nonlinear"} <= set(get_suite("full").datasets)
+    assert "synth-nonlinear" in get_suite("default").datasets and get_suite("trees").adapters == ()
+    passes = expand(get_suite("passes"))
+    assert {c.passes for c in passes} == {1, 3} and {c.adapter for c in passes} == {
+        "sklearn.sgd", "vw.linear", "tf.linear", "dask-ml.incremental"}
 
 
 def test_expand_order_narrowing_and_repeats():
