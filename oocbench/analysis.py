@@ -33,8 +33,13 @@ def memory_scaling_exponent(points: Iterable[tuple[int, float]]) -> float | None
 
 
 def fit_memory(record: CaseRecord) -> float | None:
-    """The memory figure used for scaling: the larger of RSS growth during fit and memray's heap peak."""
-    values = [v for v in (record.memory.rss_fit_bytes, record.memory.heap_peak_bytes) if v]
+    """The memory figure used for scaling: the larger of RSS growth during fit and memray's heap peak.
+
+    The heap peak is left out where the adapter says it is not heap (``heap_note``: memray counts an
+    adapter's memory-mapped cache files as allocations, tens of GB for a cache the kernel pages in and out).
+    """
+    heap = None if record.adapter_info.get("heap_note") else record.memory.heap_peak_bytes
+    values = [v for v in (record.memory.rss_fit_bytes, heap) if v]
     return float(max(values)) if values else None
 
 

@@ -168,7 +168,8 @@ class Adapter(ABC):
                 "params": dict(cls.params), "profiles": {k: dict(v) for k, v in cls.profiles.items()},
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
-                "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference}
+                "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
+                "heap_note": cls.heap_note}
 
     @property
     def workdir(self) -> Path:

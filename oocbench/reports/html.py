@@ -227,9 +227,13 @@ def memory_notes(records: list[CaseRecord]) -> str:
     items = []
     for label, getter in (("RSS growth", lambda r: r.memory.rss_covers),
                           ("kernel high-water mark", lambda r: r.memory.rss_kernel_covers),
+                          ("anonymous RSS growth", lambda r: r.memory.rss_anon_covers),
                           ("heap peak", lambda r: r.memory.heap_covers)):
         for text in _distinct(records, getter):
             items.append(f"<li><b>{esc(label)}</b>: {esc(text)}</li>")
+    notes = {r.case.adapter: r.adapter_info["heap_note"] for r in records if r.adapter_info.get("heap_note")}
+    for adapter, note in sorted(notes.items()):
+        items.append(f"<li><b>{esc(adapter)}</b>: {esc(note)}; its memory figure is the RSS growth alone</li>")
     return "<ul class=small>" + "".join(items) + "</ul>" if items else ""
 
 

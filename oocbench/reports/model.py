@@ -70,7 +70,10 @@ def rss_growth(record: CaseRecord) -> float | None:
 
 
 def heap_peak(record: CaseRecord) -> float | None:
-    """memray's heap peak of fit (separate run), ``None`` when not measured."""
+    """memray's heap peak of fit (separate run), ``None`` when not measured or not heap (the adapter's
+    ``heap_note`` says why: memory-mapped cache files counted as allocations)."""
+    if record.adapter_info.get("heap_note"):
+        return None
     v = record.memory.heap_peak_bytes
     return None if v is None else float(v)
 
