@@ -71,7 +71,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if not args.target:
             err.print("oocbench generate: --from-file needs --target COLUMN")
             return 2
-        src = FileSource(args.from_file, args.target)
+        # NAME, when given, names the dataset (file-<name>, checked); else file-<file's stem>. A name that
+        # already belongs to another file is refused (exit 2) rather than mixing the two files' rows
+        src = FileSource(args.from_file, args.target, args.dataset or "")
         src.remember(args.out)
         datasets.register(src)
         args.dataset = src.name
@@ -296,18 +298,27 @@ def summary_table(records) -> Table:
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the static comparison report and print the path of its index.html (alone, on stdout)."""
     from oocbench.reports import build_report, load_records
+    from oocbench.reports.load import UnreadableRecordsError
 
+    skipped: list = []
     try:
-        records = load_records(args.results)
-    except FileNotFoundError as exc:
+        records = load_records(args.results, skipped)
+    except (FileNotFoundError, UnreadableRecordsError) as exc:
         err.print(f"oocbench report: {exc}", highlight=False, markup=False)
         return 1
+    source = str(args.results)
+    if skipped:  # never silently: one line here, and the count in the report's header
+        shown = "; ".join(str(s) for s in skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        err.print(f"oocbench report: skipped {len(skipped)} line(s) that are not valid records: {shown}",
+                  highlight=False, markup=False, soft_wrap=True)
+        source += f" ({len(skipped)} line(s) skipped as not valid records: " + ", ".join(
+            f"{Path(s.path).name}:{s.line}" for s in skipped[:20]) + (", ..." if len(skipped) > 20 else "") + ")"
     if not records:
         err.print(f"oocbench report: no records in {args.results}", highlight=False, markup=False)
         return 1
     results = Path(args.results)
     out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
-    index = build_report(records, out, source=str(args.results))
+    index = build_report(records, out, source=source)
     err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
     print(index.resolve())  # plain print: a rich console would wrap a long path
     return 0
@@ -382,21 +393,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; expected failures are one line on stderr (the traceback only with ``--debug``).
+
+    Exit codes: 0 done; 1 a failure of data, disk, network or the harness (named in the line); 2 a usage error
+    (unknown name, invalid option value).
+    """
+    import traceback
+
     from oocbench.adapters.registry import UnknownAdapterError
     from oocbench.datasets import DatasetError, UnknownDatasetError
     from oocbench.suites import UnknownSuiteError
 
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line (before or after the command), so it is taken out first
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    parser = build_parser()
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    args = parser.parse_args(argv)
     if getattr(args, "results", "unset") is None:
         args.results = config.results_dir()
+
+    def fail(text: str, code: int) -> int:
+        if debug:
+            traceback.print_exc()
+        err.print(f"oocbench {args.command}: {text}", highlight=False, markup=False, soft_wrap=True)
+        return code
+
     try:
         return args.func(args)
     except (UnknownAdapterError, UnknownDatasetError, UnknownSuiteError, ValueError) as exc:
-        err.print(f"oocbench {args.command}: {exc}", highlight=False, markup=False)
-        return 2
+        return fail(str(exc), 2)
     except DatasetError as exc:
-        err.print(f"oocbench {args.command}: {exc}", highlight=False, markup=False)
-        return 1
+        return fail(str(exc), 1)
+    except OSError as exc:  # a full or read-only disk, a missing directory, an unreachable endpoint
+        why = exc.strerror if exc.strerror else str(exc)
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        return fail(f"{why}" + (f": {where}" if where and where not in why else "")
+                    + ("" if debug else " (--debug shows the traceback)"), 1)
+    except Exception as exc:  # a bug: still one line, with how to see more
+        return fail(f"unexpected {type(exc).__name__}: {exc}" + ("" if debug else
+                    " (a bug in oocbench? --debug shows the traceback)"), 1)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The result record of one case, and the append-only JSON-lines store.
 
 A record is appended with a single ``write`` of one complete line on a file opened with ``O_APPEND``, then
-fsync'd; readers skip (and report) a trailing line that is not valid JSON, so a killed writer never leaves a
-half record that reads as a result.
+fsync'd; readers skip a line that is not valid JSON, so a killed writer never leaves a half record that reads
+as a result. Readers also skip a line written by a newer schema (``schema_version`` above
+:data:`SCHEMA_VERSION`) or with a field of the wrong type, and say so: :func:`read_records` collects every
+skipped line (:class:`SkippedLine`: file, line number, why) for the caller to report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import errno
 import hashlib
 import json
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -196,17 +200,120 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def read_records(path: Path) -> list[CaseRecord]:
-    """All complete records in ``path`` (a missing file is empty); malformed lines are skipped."""
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line of a records file (or an entry of a report's ``results.json``) that was not read, and why."""
+
+    path: str
+    line: int  # 1-based line number (entry number for a JSON list)
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.why}"
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (numbers may be null: NaN is written as null)."""
+    if tp is Any:
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1]) for k, v in value.items())
+    return isinstance(value, origin or tp)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def check_record(raw: Any) -> str:
+    """Why ``raw`` (a parsed JSON line) is not a record this version reads; ``""`` when it is.
+
+    >>> check_record({"case": {"adapter": "a", "dataset": "d", "scale": "big"}})
+    "case.scale is 'big' (str), not int"
+    """
+    if not isinstance(raw, dict):
+        return f"a JSON {type(raw).__name__}, not a record"
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if not _fits(version, int):
+        return f"schema_version is {version!r}, not a whole number"
+    if version > SCHEMA_VERSION:
+        return f"schema_version {version} is newer than this oocbench reads ({SCHEMA_VERSION}); upgrade oocbench"
+    case = raw.get("case")
+    if not isinstance(case, dict):
+        return "no case" if case is None else f"case is a {type(case).__name__}, not an object"
+    for name in ("adapter", "dataset", "scale"):
+        if name not in case:
+            return f"case.{name} missing"
+    groups = [("case", case, CaseSpec), ("timings", raw.get("timings", {}), Timings),
+              ("memory", raw.get("memory", {}), Memory), ("", raw, CaseRecord)]
+    for prefix, part, cls in groups:
+        if not isinstance(part, dict):
+            return f"{prefix} is a {type(part).__name__}, not an object"
+        hints = _hints(cls)
+        for name, value in part.items():
+            if name not in hints or name in ("case", "timings", "memory"):
+                continue  # unknown fields are ignored (an older reader of a compatible record)
+            tp = dict[str, Any] if (cls is CaseSpec and name == "params") else hints[name]
+            if not _fits(value, tp):
+                where = f"{prefix}.{name}" if prefix else name
+                return f"{where} is {value!r:.40} ({type(value).__name__}), not {getattr(tp, '__name__', tp)}"
+    if raw.get("status", "ok") not in STATUSES:
+        return f"status {raw.get('status')!r} is not one of {', '.join(STATUSES)}"
+    if case["scale"] < 1:
+        return f"case.scale is {case['scale']}, not a positive row count"
+    return ""
+
+
+def record_or_reason(raw: Any) -> tuple[CaseRecord | None, str]:
+    """A parsed JSON value as a record, or ``None`` and why it is not one."""
+    if why := check_record(raw):
+        return None, why
+    try:
+        return CaseRecord.from_dict(raw), ""
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return None, f"not a record ({type(exc).__name__}: {exc})"
+
+
+def read_records(path: Path, skipped: list[SkippedLine] | None = None) -> list[CaseRecord]:
+    """All complete, valid records in ``path`` (a missing file is empty).
+
+    Parameters
+    ----------
+    path : Path
+        A ``records.jsonl``.
+    skipped : list of SkippedLine, optional
+        Where every line that is not read is appended (not JSON, not UTF-8, a newer schema, a field of the
+        wrong type), with its line number and why; blank lines are not counted.
+    """
     path = Path(path)
     if not path.exists():
         return []
     records = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
+    for number, data in enumerate(path.read_bytes().splitlines(), start=1):
+        if not data.strip():
             continue
         try:
-            records.append(CaseRecord.from_dict(json.loads(line)))
-        except (ValueError, TypeError, KeyError):
-            continue  # a fragment left by a killed writer, or a record of an unknown schema
+            raw = json.loads(data.decode())
+        except UnicodeDecodeError:
+            why = "not UTF-8 text"
+        except ValueError as exc:
+            why = f"not valid JSON ({exc.msg}; a line cut short by a killed writer?)"
+        else:
+            record, why = record_or_reason(raw)
+            if record is not None:
+                records.append(record)
+                continue
+        if skipped is not None:
+            skipped.append(SkippedLine(str(path), number, why))
     return records

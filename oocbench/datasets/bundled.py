@@ -6,6 +6,7 @@ Small bundled sets hold out every 5th row (20%); a user's file uses the public-d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -84,6 +85,31 @@ def file_dataset_name(path: Path) -> str:
     return "file-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).name.split(".")[0]).strip("-").lower()
 
 
+#: what a user file's dataset may be called: ``file-`` first, so it never shadows a built-in dataset
+FILE_NAME = re.compile(r"file-[a-z0-9_.-]+")
+
+
+class FileNameTakenError(ValueError):
+    """A user file's dataset name already belongs to another file (a usage error: exit 2)."""
+
+
+class ScaleTooLargeError(DatasetError, ValueError):
+    """A scale larger than the rows a user's file holds (a usage error: exit 2)."""
+
+
+def check_file_name(name: str) -> str:
+    """``name`` if it may name a user file's dataset, else :class:`ValueError` saying why.
+
+    >>> check_file_name("file-flights")
+    'file-flights'
+    """
+    if not FILE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r}: a dataset made from your file is named file-<name> (lower case letters, "
+                         "digits, '.', '_', '-'), so it never shadows a built-in dataset; e.g. "
+                         f"file-{re.sub(r'[^a-z0-9_.-]+', '-', name.lower()).strip('-') or 'mine'}")
+    return name
+
+
 @dataclass
 class FileSource:
     """A user's CSV (optionally .gz) or Parquet file with a target column.
@@ -100,7 +126,7 @@ class FileSource:
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
-        self.name = self.name or file_dataset_name(self.path)
+        self.name = check_file_name(self.name) if self.name else file_dataset_name(self.path)
         self._info: dict[str, Any] | None = None
 
     @property
@@ -134,8 +160,12 @@ class FileSource:
             first = next(self._raw(), None)
             if first is None or first.num_rows == 0:
                 raise DatasetError(f"{self.path}: no rows")
-            if self.target not in first.column_names:
-                raise DatasetError(f"{self.path}: no column {self.target!r}; columns: {', '.join(first.column_names)}")
+            names = first.column_names
+            if dupes := sorted({c for c in names if names.count(c) > 1}):
+                raise DatasetError(f"{self.path}: column name(s) {', '.join(map(repr, dupes))} appear more than "
+                                   "once; give every column its own name")
+            if self.target not in names:
+                raise DatasetError(f"{self.path}: no column {self.target!r}; columns: {', '.join(names)}")
             y = first.column(self.target)
             values = pc.unique(y.drop_null()).to_pylist()
             numeric = pa.types.is_integer(y.type) or pa.types.is_floating(y.type)
@@ -176,11 +206,28 @@ class FileSource:
         ds = convert(self.tables(), root, name=self.name, task=info["task"], features=info["features"],
                      categorical=info["categorical"], rows=rows, rows_per_shard=rows_per_shard, progress=progress,
                      source={"kind": "file", "path": str(self.path.resolve()), "target": self.target}, seed=seed)
+        if ds.rows < rows:  # a scale the file cannot fill would be recorded as rows it never had
+            with contextlib.suppress(OSError):
+                ds.location.rmtree()
+            raise ScaleTooLargeError(f"--scale {rows:,}: {self.path} gives only {ds.rows:,} training rows (after "
+                                     f"setting aside its holdout); use --scale {ds.rows} or less")
         return ds
 
     def remember(self, base: Path | str | None = None) -> None:
+        """Register the file under :attr:`name` in the data directory (``source.json``) for later runs.
+
+        Raises :class:`FileNameTakenError` when the name already belongs to another file: two files called
+        ``data.csv`` in different directories must not become one dataset and mix.
+        """
         d = resolve(base or config.data_dir()) / self.name
-        (d / "source.json").write_text(json.dumps({"path": str(self.path.resolve()), "target": self.target}))
+        here = str(self.path.resolve())
+        old = remembered_file(self.name, base)
+        if old is not None and (str(old.path) != here or old.target != self.target):
+            raise FileNameTakenError(
+                f"dataset {self.name} is already {old.path} (target {old.target!r}); name this one, e.g. "
+                f"`oocbench generate {self.name}-2 --from-file {self.path} --target {self.target} ...`, or delete "
+                f"{d} to reuse the name")
+        (d / "source.json").write_text(json.dumps({"path": here, "target": self.target}))
 
 
 def remembered_file(name: str, base: Path | str | None = None) -> FileSource | None:

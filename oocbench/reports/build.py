@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,10 +77,50 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
     source : str
         Where the records came from, shown in the header.
     """
-    out = Path(out)
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    for old in (out / "plots").glob("*.png"):
-        old.unlink()  # a previous report's figures must not linger next to this one
+    final = Path(out).resolve()
+    if final.is_dir() and (other := sorted(p.name for p in final.iterdir() if p.name not in REPORT_ENTRIES)):
+        # the whole directory is replaced: never one that holds anything but a report
+        raise ValueError(f"{final} holds files that are not part of a report ({', '.join(other[:5])}); give "
+                         "--out a new directory or a previous report's")
+    # written into a fresh directory beside ``out`` and renamed into place when complete: a full disk or a
+    # crash half way leaves the previous report whole (and no old figure lingers next to new ones)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        (out / "plots").mkdir()
+        _write(records, out, source)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    _replace_dir(out, final)
+    return final / "index.html"
+
+
+#: what a report directory holds; a directory with anything else in it is not replaced
+REPORT_ENTRIES = ("index.html", "plots", "results.csv", "results.json")
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Put the complete directory ``new`` at ``final``; the old one is kept until the new one is in place."""
+    os.chmod(new, 0o755)  # mkdtemp makes it private; a report is for reading
+    if not final.exists():
+        os.replace(new, final)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    os.replace(final, old / final.name)  # two renames: not atomic, but the old report is never overwritten
+    try:
+        os.replace(new, final)
+    except BaseException:
+        os.replace(old / final.name, final)
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    finally:
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(records: list[CaseRecord], out: Path, source: str) -> Path:
+    """Write the whole report into the (new, empty) directory ``out``."""
     current, superseded = latest_per_case(records)
     groups = case_groups(current)
     by_section = sections(groups)

@@ -9,6 +9,10 @@
 - any other ``.json`` file through the loaders in :data:`JSON_LOADERS` (where an asv result-file reader
   plugs in: a function ``(parsed_json, path) -> list[CaseRecord] | None`` that returns ``None`` for files
   it does not understand).
+
+Lines or entries that are not valid records are skipped and, with ``skipped=[]`` given, reported there
+(:class:`oocbench.records.SkippedLine`); a file that cannot be read at all raises
+:class:`UnreadableRecordsError` naming it.
 """
 
 from __future__ import annotations
@@ -18,38 +22,65 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from oocbench.records import RECORDS_FILE, CaseRecord, read_records
+from oocbench.records import RECORDS_FILE, CaseRecord, SkippedLine, read_records, record_or_reason
 
 JsonLoader = Callable[[Any, Path], "list[CaseRecord] | None"]
 
 
+class UnreadableRecordsError(ValueError):
+    """A results file that cannot be read at all (not JSON, cut short, not records); the message names it."""
+
+
+def _is_report_json(raw: Any) -> bool:
+    return isinstance(raw, list) and (not raw or any(isinstance(r, dict) and "case" in r for r in raw))
+
+
+def _report_entries(raw: list, path: Path, skipped: list[SkippedLine] | None) -> list[CaseRecord]:
+    out = []
+    for number, entry in enumerate(raw, start=1):
+        record, why = record_or_reason(entry)
+        if record is not None:
+            out.append(record)
+            continue
+        if skipped is not None:
+            skipped.append(SkippedLine(str(path), number, f"entry {number}: {why}"))
+    return out
+
+
 def _report_json(raw: Any, path: Path) -> list[CaseRecord] | None:
     """A report's ``results.json``: a list of record dicts (as written by :func:`CaseRecord.to_dict`)."""
-    if isinstance(raw, list) and all(isinstance(r, dict) and "case" in r for r in raw):
-        return [CaseRecord.from_dict(r) for r in raw]
-    return None
+    return _report_entries(raw, path, None) if _is_report_json(raw) else None
 
 
 #: Readers tried in order on a ``.json`` file; the first that returns a list wins.
 JSON_LOADERS: list[JsonLoader] = [_report_json]
 
 
-def _load_json(path: Path) -> list[CaseRecord]:
-    raw = json.loads(path.read_text())
+def _load_json(path: Path, skipped: list[SkippedLine] | None = None) -> list[CaseRecord]:
+    try:
+        raw = json.loads(path.read_bytes().decode())
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        raise UnreadableRecordsError(f"{path}: not valid JSON ({exc}); if it is a report's results.json written "
+                                     "on a full disk, rebuild the report from the records.jsonl") from None
     for loader in JSON_LOADERS:
+        if loader is _report_json and _is_report_json(raw):  # ours: skipped entries are reported
+            return _report_entries(raw, path, skipped)
         records = loader(raw, path)
         if records is not None:
             return records
-    raise ValueError(f"{path}: not a file of oocbench records (no loader in JSON_LOADERS understands it)")
+    raise UnreadableRecordsError(f"{path}: not a file of oocbench records (no loader in JSON_LOADERS "
+                                 "understands it)")
 
 
-def load_records(path: str | Path) -> list[CaseRecord]:
+def load_records(path: str | Path, skipped: list[SkippedLine] | None = None) -> list[CaseRecord]:
     """Every record found at ``path`` (see the module docstring for what a path may be).
 
     Parameters
     ----------
     path : str or Path
         A ``records.jsonl``, a ``.json`` file, or a directory (searched recursively for ``records.jsonl``).
+    skipped : list of SkippedLine, optional
+        Where every line (or ``results.json`` entry) that is not a valid record is appended, with why.
 
     Returns
     -------
@@ -60,17 +91,19 @@ def load_records(path: str | Path) -> list[CaseRecord]:
     ------
     FileNotFoundError
         If ``path`` does not exist or a directory holds no ``records.jsonl``.
+    UnreadableRecordsError
+        If a ``.json`` file is not JSON or not records.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results at {path}")
     if path.is_file():
-        return _load_json(path) if path.suffix == ".json" else read_records(path)
+        return _load_json(path, skipped) if path.suffix == ".json" else read_records(path, skipped)
     direct = path / RECORDS_FILE
     files = [direct] if direct.exists() else sorted(path.rglob(RECORDS_FILE))
     if not files:
         raise FileNotFoundError(f"no {RECORDS_FILE} in {path} (run `oocbench run --results {path}` first)")
-    return [r for f in files for r in read_records(f)]
+    return [r for f in files for r in read_records(f, skipped)]
 
 
 def latest_per_case(records: Iterable[CaseRecord]) -> tuple[list[CaseRecord], list[CaseRecord]]:
