@@ -33,7 +33,7 @@ pass of it apart from learning (``features_s``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,6 +306,24 @@ concat_batches = concat
 def take_rows(X: Any, n: int) -> Any:
     """The first ``n`` rows of a batch of any format."""
     return take(X, 0, n)
+
+
+def collect_dense(stream: Iterable[tuple[np.ndarray, np.ndarray]], rows: int, width: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Every dense batch of ``stream`` in one preallocated float32 array (one copy of the data, no concat):
+    what an in-memory reference fits on. Returns ``(X, y)`` cut to the rows the stream gave.
+
+    >>> X, y = collect_dense([(np.ones((2, 3)), np.zeros(2)), (np.ones((1, 3)), np.ones(1))], rows=4, width=3)
+    >>> X.shape, y.tolist()
+    ((3, 3), [0.0, 0.0, 1.0])
+    """
+    X = np.empty((rows, width), dtype=np.float32)
+    y = np.empty(rows, dtype=np.float32)
+    i = 0
+    for Xb, yb in stream:
+        X[i:i + len(yb)], y[i:i + len(yb)] = Xb, yb
+        i += len(yb)
+    return X[:i], y[:i]
 
 
 def _csr(X: np.ndarray):

@@ -82,6 +82,10 @@ class Adapter(ABC):
         Keras epochs...); empty when it cannot, and a case with ``passes > 1`` is then ``skipped``. An adapter
         that keeps the default :meth:`fit` needs nothing: the harness re-streams the batches (see
         :meth:`multi_pass`).
+    explains : str
+        What :meth:`explain` returns: ``"weights"`` (signed per-feature weights of a linear model, compared with
+        the true coefficients on synthetic data) or ``"importance"`` (non-negative importances, e.g. a tree's
+        gain: never compared with signed coefficients).
     reference : str
         Non-empty for an in-memory reference that holds every row at once (``"in-memory linear reference"``):
         the report draws it apart from the streaming adapters it measures them against.
@@ -111,6 +115,9 @@ class Adapter(ABC):
     passes_semantics: ClassVar[str] = ""
     heap_note: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    explains: ClassVar[str] = "weights"
+    #: pip distributions that provide ``library``, tried in order for its version (a CPU wheel and the full one)
+    distributions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
                  seed: int = 0, threads: str = "1", input_format: str | None = None, passes: int = 1,
@@ -145,13 +152,16 @@ class Adapter(ABC):
 
     @classmethod
     def library_version(cls) -> str | None:
+        """The installed version of the first of ``distributions`` (default: the first requirement's) found."""
         dist = cls.requirements[0] if cls.requirements else cls.library
         for sep in "<>=!~[; ":
             dist = dist.split(sep)[0]
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+        for name in cls.distributions or (dist,):
+            try:
+                return importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
 
     @classmethod
     def multi_pass(cls) -> str:

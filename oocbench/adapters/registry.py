@@ -28,6 +28,10 @@ BUILTIN: dict[str, str] = {
     "dask-ml.glm": "oocbench.adapters.dask_ml:GLM",
     "tf.linear": "oocbench.adapters.tensorflow:Linear",
     "tf.mlp": "oocbench.adapters.tensorflow:MLP",
+    "xgboost.external-memory": "oocbench.adapters.xgboost:ExternalMemory",
+    "xgboost.in-memory": "oocbench.adapters.xgboost:InMemory",
+    "sklearn.hist-gbdt": "oocbench.adapters.sklearn_gbdt:HistGBDT",
+    "lightgbm.gbdt": "oocbench.adapters.lightgbm:GBDT",
 }
 
 

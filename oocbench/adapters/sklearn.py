@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oocbench.adapters.base import Adapter
-from oocbench.features import concat_batches
+from oocbench.features import collect_dense, concat_batches
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -194,13 +194,7 @@ class Batch(Adapter):
             self._parts = [(X, y) for X, y in stream]
             self._refit()
             return
-        X = np.empty((stream.rows, stream.n_features), dtype=np.float32)  # one copy of the data, no concat
-        y = np.empty(stream.rows, dtype=np.float32)
-        i = 0
-        for Xb, yb in stream:
-            X[i:i + len(yb)], y[i:i + len(yb)] = Xb, yb
-            i += len(yb)
-        self._parts = [(X[:i], y[:i])]
+        self._parts = [collect_dense(stream, stream.rows, stream.n_features)]
         self._refit()
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:

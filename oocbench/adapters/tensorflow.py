@@ -117,16 +117,7 @@ class _Keras(Adapter):
                         "iterator (a fresh read of the stream, stream order, no shuffle); optimizer state and step "
                         "count carry on; a Callback's on_epoch_end reports each pass")
 
-    @classmethod
-    def library_version(cls) -> str | None:
-        import importlib.metadata
-
-        for dist in ("tensorflow-cpu", "tensorflow"):  # either wheel provides the same import
-            try:
-                return importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        return None
+    distributions = ("tensorflow-cpu", "tensorflow")  # either wheel provides the same import
 
     def setup(self) -> None:
         keras = _configure(self.threads, self.seed)
