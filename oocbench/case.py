@@ -203,7 +203,8 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
 
         weights = adapter.explain()
         true_coef = dataset.manifest.truth.get("coef")
-        if weights is not None and true_coef is not None:
+        # a tree's importances are not signed weights: their cosine with the true coefficients means nothing
+        if weights is not None and true_coef is not None and cls.explains == "weights":
             out["extra"]["coef_cosine"] = _cosine(np.asarray(weights, float).ravel(), np.asarray(true_coef, float))
         return out
     finally:
@@ -215,10 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     if parent := os.environ.get("OOCBENCH_PARENT_PID"):
         watch_parent(int(parent))
     payload = json.loads(Path(spec_path).read_text())
+    from oocbench.datasets.manifest import DatasetError
+
     try:
         result = {"status": "ok", **execute(payload["case"], payload["data_root"], payload.get("mode", "timed"))}
     except MemoryError:
         result = {"status": "oom", "reason": "MemoryError raised inside the case"}
+    except DatasetError as exc:  # damaged data: the runner raises it as a harness failure (never recorded)
+        tb = traceback.format_exc().strip().splitlines()
+        result = {"status": "harness-error", "reason": str(exc), "traceback": "\n".join(tb[-15:])}
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded status
         tb = traceback.format_exc().strip().splitlines()
         status = "timeout" if isinstance(exc, KeyboardInterrupt) else "error"

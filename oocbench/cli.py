@@ -113,8 +113,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(kind: type, allow_zero: bool = False):
-    """An argparse type: a finite number > 0 (>= 0 with ``allow_zero``), else a clear usage error (exit 2)."""
+def _positive(kind: type, allow_zero: bool = False, maximum: float | None = None):
+    """An argparse type: a finite number > 0 (>= 0 with ``allow_zero``) and at most ``maximum``, else a clear
+    usage error (exit 2)."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -122,6 +123,8 @@ def _positive(kind: type, allow_zero: bool = False):
             raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             raise argparse.ArgumentTypeError(f"must be a finite number {'>= 0' if allow_zero else '> 0'}, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:g}, got {text!r}")
         return value
 
     return parse
@@ -154,6 +157,61 @@ def _passes(text: str) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+#: upper bounds of run options, past any sensible value: 10^6 s is 11.6 days per case, 2^20 GiB is 1 PiB of RAM
+MAX_TIMEOUT_S, MAX_MEMORY_GIB, MAX_REPEAT = 1e6, float(2**20), 1000
+
+#: seeds numpy's and scikit-learn's generators all accept (sklearn's random_state: 0 to 2^32 - 1)
+MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    """A seed: a whole number from 0 to :data:`MAX_SEED` (``-1`` failed in the dataset generator, exit 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
+def _scales(text: str) -> list[int]:
+    """``"1e4"`` or ``"1e4,10000,m"`` -> distinct row counts in the order given (``1e4`` and ``10000`` are one)."""
+    return list(dict.fromkeys(config.parse_scale(part.strip()) for part in text.split(",")))
+
+
+def _check_scales(cases) -> None:
+    """Refuse a scale larger than the training rows of a dataset that has a fixed size (bundled, public, a user's
+    file): the case would be recorded at a scale it never had.
+
+    Synthetic data has every row count and is not looked at. Other data is opened (written first if needed,
+    as the case would): a scale it cannot fill raises :class:`~oocbench.datasets.bundled.ScaleTooLargeError`
+    (a usage error: exit 2, with the rows it has), and a dataset written just for this check is removed. Any
+    other dataset error is left to the case, which reports it as a harness failure.
+    """
+    import contextlib
+
+    from oocbench import datasets
+    from oocbench.datasets.bundled import ScaleTooLargeError
+
+    for name, scale, seed in dict.fromkeys((c.dataset, c.scale, c.seed) for c in cases):
+        if not hasattr(datasets.get_generator(name), "build"):
+            continue  # synthetic: written at any scale
+        fresh = not (datasets.dataset_root(name, scale, seed) / "manifest.json").exists()
+        try:
+            ds = datasets.load(name, scale, seed)
+        except ScaleTooLargeError:
+            raise
+        except datasets.DatasetError:
+            continue
+        if ds.rows < scale:
+            if fresh:
+                with contextlib.suppress(OSError):
+                    ds.location.rmtree()
+            raise ScaleTooLargeError(f"--scale {scale:,}: dataset {name} has only {ds.rows:,} training rows; use "
+                                     f"--scale {ds.rows} or less")
+
+
 class UsageError(ValueError):
     """A command line that names nothing to run (exit 2, like argparse's own errors)."""
 
@@ -176,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from oocbench.adapters.registry import get_entry
     from oocbench.records import RECORDS_FILE, CaseSpec
     from oocbench.runner import Limits
-    from oocbench.suites import available_datasets, expand, get_suite, run_cases
+    from oocbench.suites import ResultsDirError, available_datasets, expand, get_suite, run_cases
 
     if args.suite:
         suite = get_suite(args.suite)
@@ -186,7 +244,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # --dataset / --scale narrow a suite (comma-separated), e.g. for a quick look or a test
         for d in names or ():
             datasets.get_generator(d)
-        scales = [config.parse_scale(x.strip()) for x in args.scale.split(",")] if args.scale else None
+        scales = _scales(args.scale) if args.scale else None
         if not names and (absent := available_datasets(suite)[1]):
             err.print(f"suite {suite.name}: dataset(s) {', '.join(absent)} not available here, left out")
         cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales, passes=args.passes)
@@ -202,10 +260,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         get_entry(args.adapter)
         datasets.get_generator(args.dataset)
-        cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=config.parse_scale(args.scale),
+        cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=n,
                           profile=args.profile or "matched", seed=args.seed or 0, batch_size=args.batch_size or 10_000,
                           threads=args.threads or "1", repeat=r, hash_bits=args.hash_bits, passes=p)
-                 for p in (args.passes or [1]) for r in range(args.repeat)]
+                 for n in _scales(args.scale) for p in (args.passes or [1]) for r in range(args.repeat)]
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
     if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
@@ -214,8 +272,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         err.print("oocbench run: --dispatch runs each case on a cluster worker, where dask-ml adapters start their "
                   "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
         return 2
+    _check_scales(cases)
     limits = Limits(timeout_s=args.timeout, grace_s=args.grace,
-                    memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else None)
+                    memory_bytes=max(1, int(args.memory_limit * 2**30)) if args.memory_limit else None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as progress:
         bar = progress.add_task("starting", total=len(cases))
@@ -231,6 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress.console.print(summary_line(record), highlight=False, markup=False)
 
         failed: list = []  # harness failures: not results, never recorded, exit code 1
+        skipped: list = []  # lines of records.jsonl that are not valid records
         if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
             from oocbench.dispatch import DispatchError, run_cases_dispatched
             from oocbench.storage import to_str
@@ -244,9 +304,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False)
                 return 1
         else:
-            records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
-                                on_start=lambda spec: progress.update(bar, description=spec.label()),
-                                on_done=on_done, errors=failed)
+            try:
+                records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
+                                    on_start=lambda spec: progress.update(bar, description=spec.label()),
+                                    on_done=on_done, errors=failed, skipped=skipped)
+            except ResultsDirError as exc:  # checked before the first case: nothing ran
+                err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
+                return 1
+    if skipped:  # never silently: their cases (if any) count as not recorded and run again
+        shown = "; ".join(str(s) for s in skipped[:3]) + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        err.print(f"oocbench run: skipped {len(skipped)} line(s) of {Path(args.results) / RECORDS_FILE} that are not "
+                  f"valid records (their cases count as not recorded): {shown}", highlight=False, markup=False,
+                  soft_wrap=True)
     if len(records) > 1:
         console.print(summary_table(records))
     statuses: dict[str, int] = {}
@@ -349,25 +418,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suite", help="smoke, quick, default or full (see oocbench/suites.py)")
     r.add_argument("--adapter", help="adapter name (with --suite: a comma-separated subset)")
     r.add_argument("--dataset", help="dataset name (with --suite: a comma-separated subset)")
-    r.add_argument("--scale", help="rows or tier (with --suite: comma-separated, replacing the suite's scales)")
+    r.add_argument("--scale", help="rows or tier; comma-separated values run each (a value given twice, as 1e4 "
+                                   "and 10000, once); with --suite: replaces the suite's scales")
     r.add_argument("--profile", default=None, choices=("matched", "recommended"),
                    help="hyperparameters: the same model in every library (matched, default) or each library's "
                         "documented defaults (recommended); with --suite: replaces the suite's profiles")
     r.add_argument("--threads", default=None, choices=("1", "all"),
                    help="threads per case: 1 (default) or all cores; with --suite: replaces the suite's setting")
-    r.add_argument("--batch-size", type=_positive(int), default=None,
+    r.add_argument("--batch-size", type=_positive(int, maximum=config.MAX_ROWS), default=None,
                    help="rows per batch (default 10000); with --suite: replaces the suite's batch size")
     r.add_argument("--passes", type=_passes, default=None, metavar="N[,N...]",
                    help="passes over the training rows (default 1); comma-separated values run each; with "
                         "--suite: replaces the suite's passes axis")
     r.add_argument("--hash-bits", type=_hash_bits, default=None, metavar="BITS",
                    help="categorical columns hash into 2^BITS buckets (1-30; default 18, as VW's -b 18)")
-    r.add_argument("--seed", type=int, default=None, help="dataset and model seed (default 0)")
-    r.add_argument("--repeat", type=_positive(int), default=1, help="fresh model each repeat")
-    r.add_argument("--timeout", type=_positive(float), default=600.0, help="seconds per case")
-    r.add_argument("--grace", type=_positive(float, allow_zero=True), default=5.0,
+    r.add_argument("--seed", type=_seed, default=None, help=f"dataset and model seed, 0 to {MAX_SEED} (default 0)")
+    # the maxima only catch typos (1e308 GiB overflowed; --repeat 10^9 built a billion cases before running one)
+    r.add_argument("--repeat", type=_positive(int, maximum=MAX_REPEAT), default=1,
+                   help=f"fresh model each repeat (at most {MAX_REPEAT})")
+    r.add_argument("--timeout", type=_positive(float, maximum=MAX_TIMEOUT_S), default=600.0, help="seconds per case")
+    r.add_argument("--grace", type=_positive(float, allow_zero=True, maximum=MAX_TIMEOUT_S), default=5.0,
                    help="seconds between SIGINT, SIGTERM and SIGKILL on timeout")
-    r.add_argument("--memory-limit", type=_positive(float), default=None,
+    r.add_argument("--memory-limit", type=_positive(float, maximum=MAX_MEMORY_GIB), default=None,
                    help="GiB of process-tree RSS (default 80%% of RAM)")
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")

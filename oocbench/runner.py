@@ -3,7 +3,9 @@
 The parent never imports a backend. It starts ``python -m oocbench.case`` with the thread environment of the
 case, polls the child's process tree, and on a timeout escalates SIGINT -> SIGTERM -> SIGKILL over the whole
 tree; past the memory cap (process-tree RSS, which also catches TensorFlow) it kills the tree and records
-``oom``. A child killed by a signal is ``crashed``; an exception is ``error`` with the traceback's tail.
+``oom``. A child killed by a signal is ``crashed``; an exception is ``error`` with the traceback's tail. A
+dataset found damaged by the child (after this process checked it) is no result of the backend: ``run_case``
+raises :class:`~oocbench.datasets.DatasetError` for it, a harness failure that is never recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import psutil
 
 from oocbench import datasets
 from oocbench.adapters.registry import get_entry
+from oocbench.datasets import DatasetError
 from oocbench.features import UnsupportedInputError, choose_format
 from oocbench.measure import tree_rss
 from oocbench.provenance import provenance, thread_env
@@ -169,15 +172,30 @@ def _log_tail(log: str, limit: int = 3000) -> str:
     return "\n".join(lines)[:limit]
 
 
+def _raise_harness_error(result: dict) -> None:
+    """Raise the dataset error a child reported (``status`` ``harness-error``): data damaged after this process
+    checked it is a failure of the harness's input, not a result of the backend, so it is never recorded."""
+    if result.get("status") == "harness-error":
+        raise DatasetError(result.get("reason") or "the case's child process found the dataset damaged")
+
+
 def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
              data_base: Path | str | None = None) -> CaseRecord:
-    """Run one case in isolation and return its record (never raises for a backend's failure)."""
+    """Run one case in isolation and return its record (never raises for a backend's failure).
+
+    Raises :class:`~oocbench.datasets.DatasetError` for data found damaged, here or inside the case's child
+    process (a harness failure: not a result). The record's ``provenance["limits"]`` holds the time limit, the
+    memory cap (bytes; ``memory_default``: the 80%-of-RAM default) and the grace it ran under.
+    """
     limits = limits or Limits()
     started = _now()
     entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
     record = CaseRecord(case=spec, started_at=started, provenance=provenance())
     record.provenance["thread_env"] = thread_env(spec.threads)  # what the child process runs with
     record.provenance["arrow_memory_pool"] = "system"
+    # the limits the case ran under: a timeout / oom under smaller ones than a later run's is retried then
+    record.provenance["limits"] = {"timeout_s": limits.timeout_s, "memory_bytes": limits.memory_cap(),
+                                   "memory_default": limits.memory_bytes is None, "grace_s": limits.grace_s}
     if entry.cls is None or not entry.installed:
         return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
     gen = datasets.get_generator(spec.dataset)
@@ -190,6 +208,8 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
         return replace(record, status="skipped", task=gen.task, finished_at=_now(),
                        reason=f"{spec.adapter} makes one pass only: {entry.cls.update_semantics or 'no multi-pass mode'}")
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
+    if dataset.rows < spec.scale:  # a bundled or user file holds fewer rows than asked: say so in the record
+        record.extra["scale_capped_to"] = dataset.rows
     try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
         choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
                       getattr(entry.cls, "dense_only_because", ""))
@@ -199,8 +219,10 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
     payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
         result, wall = run_child(payload, limits, Path(tmp))
+        _raise_harness_error(result)
         if result.get("status") == "ok" and memray:
             heap, heap_wall = run_child({**payload, "mode": "memray"}, limits, Path(tmp))
+            _raise_harness_error(heap)
             result["timings"]["memray_total_s"] = heap_wall
             if heap.get("status") == "ok":
                 result["memory"].update(heap["memory"])

@@ -35,6 +35,15 @@ def oocbench_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 
                           timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A fresh synth-binary dataset of 2,000 rows written by ``oocbench generate`` into ``tmp_path/data``."""
+    out = oocbench_cli("generate", "synth-binary", "--scale", "2000", "--out", str(tmp_path / "data"),
+                       cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    return tmp_path / "data"
+
+
 def flights_dataset(tmp_path: Path, carriers: tuple[str, ...] = ("AA", "DL", "UA", "WN", "B6"), n: int = 20_000):
     """A user's CSV with string categoricals (carrier, origin), built through ``--from-file``'s FileSource.
 

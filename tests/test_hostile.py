@@ -11,21 +11,11 @@ import signal
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from tests.conftest import oocbench_cli
 
 ROWS = 2000
 SHARD = f"synth-binary/seed-0/rows-{ROWS}/train-00000.parquet"
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    """A fresh synth-binary dataset of 2,000 rows written by ``oocbench generate`` into ``tmp_path/data``."""
-    out = oocbench_cli("generate", "synth-binary", "--scale", str(ROWS), "--out", str(tmp_path / "data"),
-                       cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    return tmp_path / "data"
 
 
 def _run(tmp_path: Path, data: Path) -> tuple:

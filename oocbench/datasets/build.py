@@ -11,6 +11,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -18,8 +19,16 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from oocbench.datasets.manifest import FORMAT_VERSION, HOLDOUT, NUMERIC_KINDS, Manifest, ShardInfo
+from oocbench.datasets.manifest import (
+    FORMAT_VERSION,
+    HOLDOUT,
+    NUMERIC_KINDS,
+    DatasetError,
+    Manifest,
+    ShardInfo,
+)
 from oocbench.datasets.reader import ShardedDataset
 from oocbench.datasets.synthetic import BLOCK_ROWS, STREAM_VERSION, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
@@ -85,12 +94,66 @@ def holdout_table(gen, seed: int, truth: dict[str, Any]) -> pa.Table:
                              for k in range(math.ceil(n / BLOCK_ROWS))])
 
 
+class NotEnoughDiskError(DatasetError):
+    """Less free space where a dataset is to be written than it needs (estimated); nothing was written."""
+
+
+#: on-disk bytes per value that no synthetic column reaches (float32: 4; a categorical id as text, compressed:
+#: fewer than 20): when even this bound fits, no sample is drawn to estimate the size
+_BOUND_BYTES_PER_VALUE = 64
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def check_free_disk(gen, root: Path | str | Location, rows: int, seed: int, truth: dict[str, Any]) -> None:
+    """Refuse to start writing ``gen`` at ``rows`` rows into a local ``root`` whose disk cannot hold it.
+
+    The size is estimated from one block of :data:`BLOCK_ROWS` rows written to memory with the writer's own
+    settings (compression, dictionary columns), scaled to the training and holdout rows, plus 5% and 1 MiB;
+    an unfinished ``.partial`` copy counts as free (it is kept or replaced). The sample is drawn only when
+    an upper bound (:data:`_BOUND_BYTES_PER_VALUE`) does not fit: a free disk costs one ``statvfs``. Object
+    storage has no free-space figure and is not checked.
+
+    Raises
+    ------
+    NotEnoughDiskError
+        Naming the directory, the estimate and the free space: a full disk would otherwise be found hours
+        into the writing, with a half-written ``.partial`` directory left behind.
+    """
+    loc = resolve(root)
+    if not loc.local:
+        return
+    path = loc.as_path().absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free + _dir_bytes(path.with_name(path.name + ".partial"))
+    total = rows + gen.holdout_rows
+    if free > total * len(gen.schema) * _BOUND_BYTES_PER_VALUE * 1.05 + (1 << 20):
+        return
+    sample = gen.table(seed, TRAIN, 0, BLOCK_ROWS, truth)
+    buf = pa.BufferOutputStream()
+    dict_cols = [f.name for f in gen.schema if not pa.types.is_floating(f.type)]
+    pq.write_table(sample, buf, compression=_compression(gen), use_dictionary=dict_cols or False,
+                   write_statistics=False)
+    per_row = buf.getvalue().size / sample.num_rows
+    need = per_row * total * 1.05 + (1 << 20)
+    if need > free:
+        raise NotEnoughDiskError(
+            f"{path}: not enough disk for {gen.name} at {rows:,} rows: about {need / 2**20:,.1f} MiB needed "
+            f"({per_row:.0f} B/row, estimated from {sample.num_rows:,} rows, + 5%), {free / 2**20:,.1f} MiB free "
+            f"at {existing}; free space, or write the data elsewhere (--out / --data), or use a smaller --scale")
+
+
 def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
                     progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
     """Write ``gen`` at ``rows`` rows into ``root``; a rerun after a kill keeps the shards already finished."""
     if rows < 1:
         raise ValueError(f"rows must be >= 1, got {rows}")
     truth = gen.truth(seed)
+    check_free_disk(gen, root, rows, seed, truth)
     plan = json.dumps({"name": gen.name, "seed": seed, "rows": rows, "rows_per_shard": rows_per_shard,
                        "params": gen.params, "block_rows": BLOCK_ROWS, "format_version": FORMAT_VERSION,
                        "stream_version": STREAM_VERSION},
