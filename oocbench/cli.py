@@ -299,7 +299,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 records = run_cases_dispatched(cases, args.results, args.dispatch, to_str(config.data_dir()),
                                                limits, memray=not args.no_memray, force=args.force,
                                                on_start=lambda spec: progress.update(bar, description=spec.label()),
-                                               on_done=on_done, errors=failed)
+                                               on_done=on_done, errors=failed, skipped=skipped)
             except DispatchError as exc:
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False)
                 return 1

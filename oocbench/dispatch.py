@@ -25,7 +25,7 @@ from typing import Any
 
 from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec
 from oocbench.runner import Limits
-from oocbench.suites import keep_record, recorded
+from oocbench.suites import check_results_dir, keep_record, recorded
 
 #: the worker resource one case takes: start workers with ``--resources "oocbench-case=1"``
 RESOURCE = "oocbench-case"
@@ -95,7 +95,7 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
                          on_start: Callable[[CaseSpec], None] | None = None,
                          on_done: Callable[[CaseRecord | None], None] | None = None,
                          errors: list[tuple[CaseSpec, str]] | None = None,
-                         connect_timeout_s: float = 30.0) -> list[CaseRecord]:
+                         connect_timeout_s: float = 30.0, skipped: list | None = None) -> list[CaseRecord]:
     """Like :func:`oocbench.suites.run_cases`, but every case runs on a worker of the cluster at ``scheduler``.
 
     A case whose task fails on the cluster (a worker lost more often than the scheduler's
@@ -107,7 +107,7 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
 
     limits = limits or Limits()
     path = Path(results) / RECORDS_FILE
-    done = recorded(path, force)
+    done = recorded(path, force, limits, skipped)  # the same resume rules as a local run
     out: list[CaseRecord] = []
     todo = []
     for spec in cases:
@@ -119,6 +119,7 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
             todo.append(spec)
     if not todo:
         return out
+    check_results_dir(Path(results), len(todo))
     prepare_data(todo, data)
     try:
         client = Client(scheduler, timeout=f"{connect_timeout_s}s")
