@@ -195,9 +195,9 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
             out["extra"]["within_1pct_of_final"] = within_final(points, "holdout_" + name)
         else:
             out["extra"]["learning_curve_missing"] = (
-                f"{cls.__name__} overrides fit() (its own reader, or a full-batch fit), which oocbench cannot step "
-                "batch by batch; its holdout loss after each pass or round is in extra.checkpoints where it "
-                "reports them")
+                "runs its own fit loop (its own reader, a full-batch fit or boosting rounds), which oocbench cannot "
+                "score batch by batch; its loss after each pass or round, where it reports one, is in "
+                "extra.checkpoints")
         if monitor.points:
             out["extra"]["checkpoints"] = monitor.describe()
 

@@ -154,7 +154,10 @@ def _write(records: list[CaseRecord], out: Path, source: str) -> Path:
         for r in recs:
             if r.status == "ok" and r.extra.get("learning_curve_missing"):
                 missing.setdefault(r.case.adapter, str(r.extra["learning_curve_missing"]))
-        why = "".join(f"<li><b>{H.esc(a)}</b>: {H.esc(m)}</li>" for a, m in sorted(missing.items()))
+        by_reason: dict[str, list[str]] = {}  # one line per reason, naming every adapter it applies to
+        for a, m in sorted(missing.items()):
+            by_reason.setdefault(m, []).append(a)
+        why = "".join(f"<li><b>{H.esc(', '.join(names))}</b>: {H.esc(m)}</li>" for m, names in by_reason.items())
         if curve is None:
             body.append(H.not_recorded("Prequential learning curves",
                                        "" if why else "no record here has extra['learning_curve']."))
