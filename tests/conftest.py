@@ -54,6 +54,7 @@ def flights_dataset(tmp_path: Path, carriers: tuple[str, ...] = ("AA", "DL", "UA
     import pyarrow.csv as pacsv
 
     from oocbench.datasets.bundled import FileSource
+    from oocbench.datasets.public import HOLDOUT_EVERY
 
     rng = np.random.default_rng(0)
     carrier = rng.choice(np.array(carriers), n)
@@ -64,4 +65,4 @@ def flights_dataset(tmp_path: Path, carriers: tuple[str, ...] = ("AA", "DL", "UA
     label = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     path = tmp_path / "flights.csv"
     pacsv.write_csv(pa.table({"delay": delay, "carrier": carrier, "origin": origin, "label": label}), path)
-    return FileSource(path, "label").build(tmp_path / "flights", n)
+    return FileSource(path, "label").build(tmp_path / "flights", n - n // HOLDOUT_EVERY)  # every training row

@@ -107,6 +107,7 @@ def test_hoeffding_tree_gets_raw_categorical_values(tiny):
 def test_string_categoricals_from_a_users_csv(tmp_path):
     """A CSV with text categories: the linear adapters hash them (CSR), the tree takes the strings."""
     from oocbench.datasets.bundled import FileSource
+    from oocbench.datasets.public import HOLDOUT_EVERY
 
     rng = np.random.default_rng(0)
     n = 3000
@@ -117,7 +118,7 @@ def test_string_categoricals_from_a_users_csv(tmp_path):
     lines = ["x,carrier,origin,label"] + [f"{a:.4f},{b},{c},{'yes' if d else 'no'}"
                                           for a, b, c, d in zip(x, carrier, origin, label, strict=True)]
     (tmp_path / "flights.csv").write_text("\n".join(lines) + "\n")
-    ds = FileSource(tmp_path / "flights.csv", "label").build(tmp_path / "d", n)
+    ds = FileSource(tmp_path / "flights.csv", "label").build(tmp_path / "d", n - n // HOLDOUT_EVERY)
     for name in ("river.linear", "river.linear-many", "river.hoeffding-tree"):
         stream = BatchStream.for_adapter(ds, ds.rows, 500, get_adapter(name))
         adapter = _fit(name, stream)
