@@ -394,6 +394,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from oocbench.adapters.base import PROFILES, THREAD_MODES  # the choices the adapters define, in one place
+
     p = argparse.ArgumentParser(prog="oocbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -420,10 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="dataset name (with --suite: a comma-separated subset)")
     r.add_argument("--scale", help="rows or tier; comma-separated values run each (a value given twice, as 1e4 "
                                    "and 10000, once); with --suite: replaces the suite's scales")
-    r.add_argument("--profile", default=None, choices=("matched", "recommended"),
+    r.add_argument("--profile", default=None, choices=PROFILES,
                    help="hyperparameters: the same model in every library (matched, default) or each library's "
                         "documented defaults (recommended); with --suite: replaces the suite's profiles")
-    r.add_argument("--threads", default=None, choices=("1", "all"),
+    r.add_argument("--threads", default=None, choices=THREAD_MODES,
                    help="threads per case: 1 (default) or all cores; with --suite: replaces the suite's setting")
     r.add_argument("--batch-size", type=_positive(int, maximum=config.MAX_ROWS), default=None,
                    help="rows per batch (default 10000); with --suite: replaces the suite's batch size")

@@ -200,8 +200,8 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
         return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
     gen = datasets.get_generator(spec.dataset)
     record.adapter_info = entry.cls.describe()
-    record.provenance["versions"][entry.cls.requirements[0] if entry.cls.requirements else entry.cls.library] = \
-        entry.cls.library_version()
+    # keyed by distribution name ("river"), never by a requirement string ("river>=0.21")
+    record.provenance["versions"][entry.cls.library_distribution()] = entry.cls.library_version()
     if reason := entry.cls.skip(gen.task):
         return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
     if spec.passes > 1 and not entry.cls.multi_pass():

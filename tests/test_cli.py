@@ -49,6 +49,7 @@ def test_run_generates_data_prints_summary_and_appends_full_record(tmp_path):
     assert rec["metrics"]["log_loss"] < rec["baseline"]["log_loss"]
     prov = rec["provenance"]
     assert prov["python"] and prov["versions"]["scikit-learn"] and prov["machine"]["ram_bytes"] > 0
+    assert not [k for k in prov["versions"] if set(k) & set("<>=!~ ")], "versions keyed by requirement strings"
     assert prov["thread_env"]["OMP_NUM_THREADS"] == "1"
     assert rec["adapter_info"]["hyperparameters"]["learning_rate"] == "invscaling"
 

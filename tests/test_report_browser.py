@@ -16,8 +16,8 @@ from PIL import Image
 
 from oocbench.records import CaseRecord, CaseSpec, append_record
 from oocbench.reports import build_report, load_records
-from oocbench.reports.browser import find_chromium, inspect_page
 from oocbench.runner import Limits, run_case
+from tests.browser import find_chromium, inspect_page
 
 CHROMIUM = find_chromium()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -151,17 +151,27 @@ class Adapter(ABC):
         return None
 
     @classmethod
-    def library_version(cls) -> str | None:
-        """The installed version of the first of ``distributions`` (default: the first requirement's) found."""
+    def library_distribution(cls) -> str:
+        """The pip distribution that provides the library here: the first of ``distributions`` installed
+        (default: the first requirement's name, without its version specifier)."""
         dist = cls.requirements[0] if cls.requirements else cls.library
         for sep in "<>=!~[; ":
             dist = dist.split(sep)[0]
         for name in cls.distributions or (dist,):
             try:
-                return importlib.metadata.version(name)
+                importlib.metadata.version(name)
+                return name
             except importlib.metadata.PackageNotFoundError:
                 continue
-        return None
+        return (cls.distributions or (dist,))[0]
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        """The installed version of :meth:`library_distribution` (``None`` when not installed)."""
+        try:
+            return importlib.metadata.version(cls.library_distribution())
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
     @classmethod
     def multi_pass(cls) -> str:

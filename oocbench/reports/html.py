@@ -40,8 +40,6 @@ figure img{max-width:100%;height:auto;display:block}figcaption{font-size:12px;co
 .note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;margin:8px 0}
 """
 
-FAILED = ("timeout", "oom", "crashed", "error")
-
 
 def esc(value: Any) -> str:
     """HTML-escape any value's text (quotes too, so it is safe inside attributes)."""
