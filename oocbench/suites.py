@@ -96,7 +96,7 @@ def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
 
 
 def _versions_match(record: CaseRecord) -> bool:
-    """Whether ``record`` was made by the library and oocbench versions installed here.
+    """Whether ``record`` was made by the library and oocbench versions and the adapter code installed here.
 
     A record of an adapter this installation does not know (a third-party adapter since uninstalled, a name
     from another machine) matches nothing: it must never stop a run into the same results directory.
@@ -107,9 +107,13 @@ def _versions_match(record: CaseRecord) -> bool:
     try:
         entry = get_entry(record.case.adapter)
         lib_version = entry.cls.library_version() if entry.cls else None
+        source = entry.cls.source_sha256() if entry.cls else None
     except UnknownAdapterError:
         return False
+    # the adapter's own code too: an edited adapter's old results are not reused (nor those of a record made
+    # before records carried the hash)
     return (record.adapter_info.get("version") == lib_version
+            and record.adapter_info.get("source_sha256") == source
             and record.provenance.get("oocbench") == provenance()["oocbench"])
 
 

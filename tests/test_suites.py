@@ -90,3 +90,22 @@ def test_tree_cpu_counts_live_and_reaped_children():
     finally:
         live.kill()
         live.wait()
+
+
+def test_resume_redoes_the_cases_of_an_edited_adapter(tmp_path):
+    """The package version does not change when an adapter's code does: its module's hash decides."""
+    from oocbench.adapters.sklearn import SGD
+    from oocbench.provenance import provenance
+    from oocbench.records import append_record
+    from oocbench.suites import recorded
+
+    info = {**SGD.describe()}
+    same = CaseRecord(case=CaseSpec("sklearn.sgd", "synth-binary", 1000), adapter_info=info,
+                      provenance={"oocbench": provenance()["oocbench"]})
+    edited = CaseRecord(case=CaseSpec("sklearn.sgd", "synth-binary", 2000),
+                        adapter_info={**info, "source_sha256": "0" * 64}, provenance=same.provenance)
+    for r in (same, edited):
+        append_record(tmp_path / "records.jsonl", r)
+    kept = recorded(tmp_path / "records.jsonl")
+    assert same.case.key() in kept and edited.case.key() not in kept
+    assert info["source_sha256"] and len(info["source_sha256"]) == 64

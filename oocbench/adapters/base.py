@@ -174,6 +174,18 @@ class Adapter(ABC):
             return None
 
     @classmethod
+    def source_sha256(cls) -> str | None:
+        """sha256 of the module that defines this adapter: a resumed run redoes the cases of an edited adapter
+        (the package version does not change when its code does)."""
+        import hashlib
+        import inspect
+
+        try:
+            return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()
+        except (OSError, TypeError):
+            return None
+
+    @classmethod
     def multi_pass(cls) -> str:
         """How this adapter makes more than one pass; ``""`` if it cannot."""
         if cls.fit is Adapter.fit:
@@ -189,7 +201,7 @@ class Adapter(ABC):
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
-                "heap_note": cls.heap_note}
+                "heap_note": cls.heap_note, "source_sha256": cls.source_sha256()}
 
     @property
     def workdir(self) -> Path:
