@@ -18,8 +18,16 @@ from rich.table import Table
 from oocbench import config
 from oocbench.fmt import fmt_bytes, fmt_rate
 
-console = Console()
-err = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A rich console; into a pipe or a file it never cuts or wraps a line (rich would fit 80 columns, and
+    `oocbench list | cat` printed `dask-ml.increme…`, the very name `--adapter` needs)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 100_000, soft_wrap=not stream.isatty())
+
+
+console = _console()
+err = _console(stderr=True)
 
 
 def _where(text: str) -> Path | str:
@@ -484,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    from oocbench import __version__
+
+    parser.add_argument("--version", action="version", version=f"oocbench {__version__}")
     args = parser.parse_args(argv)
     if getattr(args, "results", "unset") is None:
         args.results = config.results_dir()

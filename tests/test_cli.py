@@ -89,3 +89,21 @@ def test_limits_out_of_range_exit_2_before_anything_runs(tmp_path, bad):
     assert out.returncode == 2, (bad, out.stdout, out.stderr)
     assert bad[0].lstrip("-").split("-")[0] in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()
+
+
+def test_piped_output_is_never_cut_and_the_module_runs(tmp_path):
+    """`oocbench list | cat` printed `dask-ml.increme…`; `python -m oocbench` and `--version` work."""
+    import subprocess
+    import sys
+
+    from oocbench import __version__
+    from oocbench.adapters.registry import discover
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"}  # a pipe, no terminal width
+    out = subprocess.run([sys.executable, "-m", "oocbench", "list"], capture_output=True, text=True, cwd=tmp_path,
+                         env=env, timeout=120)
+    assert out.returncode == 0 and "…" not in out.stdout
+    assert all(name in out.stdout for name in discover())
+    version = subprocess.run([sys.executable, "-m", "oocbench", "--version"], capture_output=True, text=True,
+                             timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == f"oocbench {__version__}"

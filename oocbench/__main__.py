@@ -1,0 +1,7 @@
+"""``python -m oocbench``: the same command line as ``oocbench``."""
+
+import sys
+
+from oocbench.cli import main
+
+sys.exit(main())
