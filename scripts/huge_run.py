@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python scripts/huge_run.py                     # the real run: rows from RAM (see below)
-    .venv/bin/python scripts/huge_run.py --rows 2e5 --adapters sklearn.sgd,sklearn.batch --memory-limit 0.3
+    .venv/bin/python scripts/huge_run.py --rows 2e5 --adapters sklearn.sgd,sklearn.batch --memory-fraction 0.3
 
 What it does, in order, printing every figure the README needs:
 
@@ -17,7 +17,7 @@ What it does, in order, printing every figure the README needs:
 3. **generates** it (resumable: a killed generation keeps its finished shards; a complete dataset is reused)
    and prints the time and MB/s;
 4. **runs each adapter** through the real isolated runner (its own child process, time and memory limits;
-   ``--memory-limit`` is the cap as a fraction of RAM, 0.5 by default so the deliberate ``sklearn.batch`` OOM
+   ``--memory-fraction`` is the cap as a fraction of RAM, 0.5 by default so the deliberate ``sklearn.batch`` OOM
    is killed with half the machine still free), without the memray run (a second full pass, and memray slows
    code 1.1-3x), appending records to ``results/huge/records.jsonl``; a case already recorded there is kept
    (rerun to resume), a crash of one case never stops the others;
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path("data/huge"), help="data directory (default data/huge)")
     p.add_argument("--results", type=Path, default=Path("results/huge"), help="records (default results/huge)")
     p.add_argument("--timeout", type=float, default=3 * 3600.0, help="seconds per case (default 3 h)")
-    p.add_argument("--memory-limit", type=float, default=0.5,
+    p.add_argument("--memory-fraction", type=float, default=0.5,
                    help="per-case cap on process-tree RSS, fraction of RAM (default 0.5)")
     p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--force", action="store_true", help="rerun cases already in the records")
@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- run ------------------------------------------------------------------------------------------
     os.environ["OOCBENCH_DATA_DIR"] = str(args.data)  # the runner loads the dataset from there (no generation)
-    cap = int(args.memory_limit * ram)
+    cap = int(args.memory_fraction * ram)
     limits = Limits(timeout_s=args.timeout, memory_bytes=cap)
     print(f"cases: {', '.join(adapters)}; timeout {args.timeout:.0f} s; memory cap {gib(cap)} "
-          f"({args.memory_limit:.0%} of RAM); records -> {args.results / RECORDS_FILE}", flush=True)
+          f"({args.memory_fraction:.0%} of RAM); records -> {args.results / RECORDS_FILE}", flush=True)
     cases = [CaseSpec(adapter=a, dataset=NAME, scale=rows, batch_size=args.batch_size) for a in adapters]
     failed: list = []
 
