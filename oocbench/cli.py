@@ -151,18 +151,20 @@ def _hash_bits(text: str) -> int:
 MAX_PASSES = 100
 
 
+def _whole(text: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``, else a clear usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text!r}")
+    return value
+
+
 def _passes(text: str) -> list[int]:
     """``"3"`` or ``"1,3,10"`` -> distinct pass counts, each 1..MAX_PASSES."""
-    out = []
-    for part in text.split(","):
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number of passes: {part!r}") from None
-        if not 1 <= value <= MAX_PASSES:
-            raise argparse.ArgumentTypeError(f"passes must be from 1 to {MAX_PASSES}, got {value}")
-        out.append(value)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(_whole(part, 1, MAX_PASSES) for part in text.split(",")))
 
 
 #: upper bounds of run options, past any sensible value: 10^6 s is 11.6 days per case, 2^20 GiB is 1 PiB of RAM
@@ -174,13 +176,7 @@ MAX_SEED = 2**32 - 1
 
 def _seed(text: str) -> int:
     """A seed: a whole number from 0 to :data:`MAX_SEED` (``-1`` failed in the dataset generator, exit 1)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, got {text!r}")
-    return value
+    return _whole(text, 0, MAX_SEED)
 
 
 def _scales(text: str) -> list[int]:

@@ -90,11 +90,13 @@ def fit_with_curve(adapter: Any, stream: Any, rows: int, hold: tuple[Any, np.nda
         adapter.partial_fit(X, y)
         seen += len(y)
     score(None, None)
-    for k in range(1, passes + 1):
-        if k > 1:
-            for X, y in stream:
-                adapter.partial_fit(X, y)
-                seen += len(y)
+    if monitor:  # the curve's last point is the loss after pass 1: the same rows and model, not scored again
+        end = points[-1]
+        monitor.add(end["holdout_" + loss_name(task)], end["fit_s"], **{"pass": 1, "rows_seen": seen})
+    for k in range(2, passes + 1):
+        for X, y in stream:
+            adapter.partial_fit(X, y)
+            seen += len(y)
         if monitor:
             monitor.checkpoint(extra_scoring_s=score_wall, **{"pass": k, "rows_seen": seen})
     return points, score_wall, score_cpu
@@ -173,10 +175,14 @@ class Monitor:
         if fit_s is None:
             fit_s = t - self.start - self.scoring_wall - extra_scoring_s
         pred = np.asarray((predict or self.adapter.predict_batch)(self.X), dtype=np.float64).reshape(-1)
-        loss = _loss(self.adapter.task, self.y, pred)
-        self.points.append({**where, "fit_s": fit_s, "holdout_" + self.loss: loss})
+        loss = self.add(_loss(self.adapter.task, self.y, pred), fit_s, **where)
         self.scoring_wall += time.perf_counter() - t
         self.scoring_cpu += time.process_time() - c
+        return loss
+
+    def add(self, loss: float, fit_s: float, **where: Any) -> float:
+        """Record a holdout-subset loss the caller already scored (same rows, same model): no second scoring."""
+        self.points.append({**where, "fit_s": fit_s, "holdout_" + self.loss: loss})
         return loss
 
     def describe(self) -> dict[str, Any]:

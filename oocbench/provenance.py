@@ -51,10 +51,14 @@ def dist_version(name: str) -> str | None:
         return None
 
 
+def thread_count(threads: str) -> int:
+    """Threads a thread mode means: 1 for ``"1"``, every core for ``"all"`` (the one rule every library follows)."""
+    return 1 if threads == "1" else (os.cpu_count() or 1)
+
+
 def thread_env(threads: str) -> dict[str, str]:
     """Environment that pins every library to one core (``"1"``) or lets it use all (``"all"``)."""
-    n = "1" if threads == "1" else str(os.cpu_count() or 1)
-    return dict.fromkeys(THREAD_VARS, n)
+    return dict.fromkeys(THREAD_VARS, str(thread_count(threads)))
 
 
 def machine_info() -> dict[str, Any]:

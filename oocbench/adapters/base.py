@@ -249,6 +249,11 @@ class Adapter(ABC):
         if self.monitor is not None:
             self.monitor.checkpoint(predict, **where)
 
+    def scoring_s(self) -> float:
+        """Wall seconds the monitor has spent scoring so far (0 unmonitored): subtract a difference of two
+        readings from a phase timed inside fit."""
+        return self.monitor.scoring_wall if self.monitor is not None else 0.0
+
     def fit_facts(self) -> dict[str, Any]:
         """Facts about the finished fit that belong in the record's ``extra`` (disk used by a cache...)."""
         return {}

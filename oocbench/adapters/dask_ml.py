@@ -23,6 +23,7 @@ import numpy as np
 from oocbench.adapters.base import Adapter
 from oocbench.adapters.sklearn import SGD as SklearnSGD
 from oocbench.adapters.sklearn import with_constant_column
+from oocbench.provenance import thread_count
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -103,7 +104,7 @@ class _DaskAdapter(Adapter):
             # between workers). In-process by default (params processes=True for a worker process): the SGD and
             # numpy kernels release the GIL, at 10^6 rows it was ~1.4x faster than a worker process on 2 cores,
             # and memray's heap peak then covers the worker's allocations (it does not follow child processes)
-            nthreads = 1 if self.threads == "1" else (os.cpu_count() or 1)
+            nthreads = thread_count(self.threads)
             processes = bool(self.hyperparameters.get("processes", False))
             self._cluster = LocalCluster(n_workers=1, threads_per_worker=nthreads, processes=processes,
                                          dashboard_address=":0", silence_logs=logging.ERROR,

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oocbench.adapters.base import Adapter
-from oocbench.adapters.xgboost import MATCHED_TREES, all_threads
+from oocbench.adapters.xgboost import MATCHED_TREES
+from oocbench.provenance import thread_count
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -96,7 +97,7 @@ class GBDT(Adapter):
     def setup(self) -> None:
         objective = "binary" if self.task == "binary" else "regression"
         self.train_params = {**self.hyperparameters, "objective": objective, "seed": self.seed, "verbose": -1,
-                             "num_threads": all_threads(self.threads)}
+                             "num_threads": thread_count(self.threads)}
         self.hyperparameters = {**self.hyperparameters, "objective": objective,
                                 "num_threads": self.train_params["num_threads"]}
         if self.input_format == "arrow":  # LightGBM's categorical settings stay its defaults
@@ -120,7 +121,7 @@ class GBDT(Adapter):
         import lightgbm
 
         t = time.perf_counter()
-        scored = self.monitor.scoring_wall if self.monitor else 0.0
+        scored = self.scoring_s()
         self.spec, ds = stream.spec, stream.dataset
         y = np.concatenate([ds.read_row_group(ds.manifest.shards[s], g, [self.spec.target]).column(0).to_numpy()
                             .astype(np.float32)[:rows] for s, g, rows in stream.parts()])  # the target alone
@@ -134,7 +135,7 @@ class GBDT(Adapter):
             self.checkpoint(predict=lambda X: env.model.predict(self.rows_of(X)), round=env.iteration + 1)
 
         self.booster = lightgbm.train(self.train_params, data, callbacks=[rounds])
-        scored = (self.monitor.scoring_wall if self.monitor else 0.0) - scored
+        scored = self.scoring_s() - scored
         self.facts = {"dataset_build_s": built - t, "train_s": time.perf_counter() - built - scored}
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -143,8 +144,7 @@ class GBDT(Adapter):
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.booster.predict(self.rows_of(X))
 
-    def predict(self, X: Any) -> np.ndarray:
-        return self.booster.predict(self.rows_of(X))
+    predict = predict_proba  # probabilities (binary) or values (regression): the booster's output either way
 
     def fit_facts(self) -> dict[str, Any]:
         return dict(self.facts)

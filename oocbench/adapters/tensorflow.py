@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oocbench.adapters.base import Adapter
+from oocbench.provenance import thread_count
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -83,7 +84,7 @@ def _configure(threads: str, seed: int) -> Any:
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     tf.get_logger().setLevel("ERROR")
-    n = 1 if threads == "1" else (os.cpu_count() or 1)
+    n = thread_count(threads)
     for get, put in ((tf.config.threading.get_intra_op_parallelism_threads,
                       tf.config.threading.set_intra_op_parallelism_threads),
                      (tf.config.threading.get_inter_op_parallelism_threads,

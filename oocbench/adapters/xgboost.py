@@ -16,7 +16,6 @@ memory, in 3.2), ``train_s`` (scoring excluded), and the cache's ``cache_disk_by
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from oocbench.adapters.base import Adapter
 from oocbench.features import concat_batches
+from oocbench.provenance import thread_count
 
 if TYPE_CHECKING:
     from oocbench.features import BatchStream
@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 MATCHED_TREES = {"rounds": 100, "max_depth": 6, "learning_rate": 0.1, "bins": 255, "l2": 1.0}
 PAGE_ROWS = 1 << 18
 CACHE_NAME = "xgb-cache"
-
-
-def all_threads(threads: str) -> int:
-    """Threads a library is given: 1, or every core (as the harness's thread environment says)."""
-    return 1 if threads == "1" else (os.cpu_count() or 1)
 
 
 def page_iter(stream: BatchStream, page_rows: int, cache_prefix: str | None) -> Any:
@@ -95,7 +90,7 @@ class _XGBoost(Adapter):
         hp = self.hyperparameters
         objective = "binary:logistic" if self.task == "binary" else "reg:squarederror"
         self.train_params = {k: v for k, v in hp.items() if k not in ("num_boost_round", "page_rows")}
-        self.train_params.update(objective=objective, nthread=all_threads(self.threads), seed=self.seed)
+        self.train_params.update(objective=objective, nthread=thread_count(self.threads), seed=self.seed)
         self.hyperparameters = {**hp, "objective": objective, "nthread": self.train_params["nthread"]}
         self.booster: Any = None
         self.facts: dict[str, Any] = {}
@@ -111,7 +106,7 @@ class _XGBoost(Adapter):
                 return False
 
         hp, t = self.hyperparameters, time.perf_counter()
-        scored = self.monitor.scoring_wall if self.monitor else 0.0
+        scored = self.scoring_s()
         prefix = str(self.workdir / CACHE_NAME) if self.external else None
         pages = page_iter(stream, hp["page_rows"], prefix)
         kind = xgboost.ExtMemQuantileDMatrix if self.external else xgboost.QuantileDMatrix
@@ -119,7 +114,7 @@ class _XGBoost(Adapter):
         built = time.perf_counter()
         self.booster = xgboost.train(self.train_params, dtrain, num_boost_round=hp["num_boost_round"],
                                      callbacks=[Rounds()], verbose_eval=False)
-        scored = (self.monitor.scoring_wall if self.monitor else 0.0) - scored
+        scored = self.scoring_s() - scored
         self.facts = {"dmatrix_build_s": built - t, "train_s": time.perf_counter() - built - scored,
                       "pages": pages.pages, "stream_reads": pages.reads}
         if self.external:  # the cache as it stands after training; XGBoost deletes it with the DMatrix
@@ -146,8 +141,7 @@ class _XGBoost(Adapter):
     def predict_proba(self, X: Any) -> np.ndarray:
         return self.scores(self.booster, X)
 
-    def predict(self, X: Any) -> np.ndarray:
-        return self.scores(self.booster, X)
+    predict = predict_proba  # probabilities (binary) or values (regression): the booster's output either way
 
     def fit_facts(self) -> dict[str, Any]:
         return dict(self.facts)
