@@ -37,7 +37,8 @@ def _where(text: str) -> Path | str:
 
 def summary_line(record) -> str:
     c = record.case
-    head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}"
+    setting = c.setting()  # passes, hash bits...: two cases differing only there must not print alike
+    head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}" + (f" [{setting}]" if setting else "")
     if record.status != "ok":
         return f"{head}: {record.status.upper()} - {record.reason}"
     m = record.metrics
