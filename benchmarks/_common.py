@@ -1,6 +1,6 @@
 """What the asv suite runs, chosen by ``OOCBENCH_ASV_PROFILE`` (like scikit-learn's ``SKLBENCH_PROFILE``).
 
-The profiles are the CLI's suites (:data:`oocbench.suites.SUITES`: quick, default, full), so scales are defined
+The profiles are the CLI's suites (:data:`oocbench.harness.suites.SUITES`: quick, default, full), so scales are defined
 in one place; ``tiny`` is the quick suite cut to 10^3 rows without memray, for the CI test of the asv wiring.
 
 Environment variables (read in every asv process, so set them before ``asv run``):
@@ -19,7 +19,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from oocbench.suites import SUITES, Suite
+from oocbench.harness.suites import SUITES, Suite
 
 #: The checkout holding asv.conf.json and benchmarks/ (asv imports benchmarks from the working tree, never
 #: from the installed commit); absolute, because asv runs benchmarks in a temporary working directory.

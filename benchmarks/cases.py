@@ -1,7 +1,7 @@
 """``track_`` benchmarks: one asv class per registered adapter, each case fitted ONCE per asv run.
 
 ``setup_cache`` runs the class's cases (dataset x rows x profile x threads of the chosen profile, see
-``_common``) through :func:`oocbench.runner.run_case`, the same isolated child-process runner as
+``_common``) through :func:`oocbench.harness.runner.run_case`, the same isolated child-process runner as
 ``oocbench run``, appends every record to ``.asv/results/oocbench-records/records.jsonl`` and returns the
 records; asv pickles them and every ``track_`` method reads its number from the same record, so one fit gives
 throughput, both memory figures and accuracy (asv#543: one expensive run, many metrics).
@@ -21,13 +21,13 @@ from typing import Any
 from benchmarks import _common
 from oocbench.adapters.registry import discover as _discover
 from oocbench.asv_results import records_dir as _records_dir
+from oocbench.harness.runner import Limits as _Limits
+from oocbench.harness.runner import run_case as _run_case
+from oocbench.harness.suites import expand as _expand
 from oocbench.records import RECORDS_FILE as _RECORDS_FILE
 from oocbench.records import CaseRecord as _CaseRecord
 from oocbench.records import CaseSpec as _CaseSpec
 from oocbench.records import append_record as _append_record
-from oocbench.runner import Limits as _Limits
-from oocbench.runner import run_case as _run_case
-from oocbench.suites import expand as _expand
 
 _Key = tuple[str, int, str, str]
 

@@ -1,6 +1,6 @@
 """Where asv runs keep their oocbench records, and how to read asv's own results JSON.
 
-An ``asv run`` of ``benchmarks/`` fits every case once through :func:`oocbench.runner.run_case` (the same
+An ``asv run`` of ``benchmarks/`` fits every case once through :func:`oocbench.harness.runner.run_case` (the same
 isolated runner as ``oocbench run``) and appends the full :class:`~oocbench.records.CaseRecord` to
 ``<asv results_dir>/oocbench-records/records.jsonl``; asv's results JSON holds only the numbers the ``track_``
 benchmarks return. So a report reads the records file (``oocbench report --results .asv/results/oocbench-records``)

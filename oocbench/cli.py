@@ -237,9 +237,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from oocbench import datasets
     from oocbench.adapters.registry import get_entry
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import ResultsDirError, available_datasets, expand, get_suite, run_cases
     from oocbench.records import RECORDS_FILE, CaseSpec
-    from oocbench.runner import Limits
-    from oocbench.suites import ResultsDirError, available_datasets, expand, get_suite, run_cases
 
     if args.suite:
         suite = get_suite(args.suite)
@@ -297,7 +297,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         failed: list = []  # harness failures: not results, never recorded, exit code 1
         skipped: list = []  # lines of records.jsonl that are not valid records
         if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
-            from oocbench.dispatch import DispatchError, run_cases_dispatched
+            from oocbench.harness.dispatch import DispatchError, run_cases_dispatched
             from oocbench.storage import to_str
 
             try:
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from oocbench.adapters.registry import UnknownAdapterError
     from oocbench.datasets import DatasetError, UnknownDatasetError
-    from oocbench.suites import UnknownSuiteError
+    from oocbench.harness.suites import UnknownSuiteError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line (before or after the command), so it is taken out first

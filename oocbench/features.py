@@ -19,7 +19,7 @@ What the features are (:class:`FeatureSpec`, published by :meth:`BatchStream.des
   Such data comes as scipy CSR (``d`` numeric + one non-zero per categorical column per row), never dense;
   adapters whose library takes categorical values natively ask for ``"arrow"`` and get them raw.
 
-All conversion is vectorised (numpy / Arrow kernels, no Python loop per row); :mod:`oocbench.case` times one
+All conversion is vectorised (numpy / Arrow kernels, no Python loop per row); :mod:`oocbench.harness.case` times one
 pass of it apart from learning (``features_s``).
 
 >>> from oocbench import datasets

@@ -5,7 +5,7 @@
     library object* directly on the same in-memory batches. Prints ``ratio`` = oocbench rows/s / plain rows/s
     (target >= 0.95), best of ``--repeat`` alternated runs each. Adapters that read the shards themselves
     (dask-ml: workers read Parquet) cannot be fed from memory through oocbench: their ratio includes reading.
-(b) Accuracy and speed at scale through the real runner (:func:`oocbench.runner.run_case`, one child process
+(b) Accuracy and speed at scale through the real runner (:func:`oocbench.harness.runner.run_case`, one child process
     per case): ``synth-binary`` at ``--scale`` rows, matched profile, ``--threads 1``. Prints rows/s and log
     loss of every adapter next to the Bayes limit (the manifest's optimum) and ``sklearn.batch``, and for each
     linear adapter whether it is within 5% of ``sklearn.batch``'s log loss.
@@ -159,8 +159,8 @@ def overhead(names: list[str], rows: int, batch_size: int, repeat: int) -> None:
 
 
 def at_scale(names: list[str], scale: int, batch_size: int, timeout: float) -> None:
+    from oocbench.harness.runner import Limits, run_case
     from oocbench.records import CaseSpec
-    from oocbench.runner import Limits, run_case
 
     ds = datasets.load("synth-binary", scale)
     print(f"\n(b) synth-binary n={scale:,}, matched, --threads 1, batch {batch_size}, through run_case (no memray)")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from oocbench import config, datasets
 from oocbench.analysis import fit_memory, memory_scaling_exponent
+from oocbench.harness.runner import Limits
+from oocbench.harness.suites import run_cases
 from oocbench.records import CaseRecord, CaseSpec
-from oocbench.runner import Limits
-from oocbench.suites import run_cases
 
 FIGURES = {
     "rss_fit (tree RSS growth during fit)": lambda r: r.memory.rss_fit_bytes,

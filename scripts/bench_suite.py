@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 
 from oocbench import datasets
+from oocbench.harness.runner import Limits
+from oocbench.harness.suites import available_datasets, expand, get_suite, run_cases
 from oocbench.records import CaseRecord, CaseSpec, append_record
-from oocbench.runner import Limits
-from oocbench.suites import available_datasets, expand, get_suite, run_cases
 
 
 def _work(r: CaseRecord) -> float:

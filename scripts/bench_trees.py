@@ -22,8 +22,8 @@ import sys
 
 from oocbench import config, datasets
 from oocbench.adapters.registry import discover
+from oocbench.harness.runner import Limits, run_case
 from oocbench.records import CaseRecord, CaseSpec
-from oocbench.runner import Limits, run_case
 
 TREES = ("xgboost.external-memory", "xgboost.in-memory", "sklearn.hist-gbdt", "lightgbm.gbdt")
 NONLINEAR_LEARNERS = TREES + ("river.hoeffding-tree", "tf.mlp")  # not held to "trees beat linear"

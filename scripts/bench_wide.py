@@ -13,7 +13,7 @@ at 10^6 rows through the real runner. Everything printed is measured in this run
     Python). Two reference columns, same run: ``features`` (one pass of the stream alone: reading + hashing)
     and ``library`` (the plain loop on batches already in memory: the library's own speed).
 
-(b) ``synth-ctr`` at ``--scale`` rows, every adapter through :func:`oocbench.runner.run_case` (own process, no
+(b) ``synth-ctr`` at ``--scale`` rows, every adapter through :func:`oocbench.harness.runner.run_case` (own process, no
     memray): status, fit rows/s, ``prepare + fit`` rows/s, RSS growth during fit, log loss against the constant
     predictor and the known optimum, and the checks of issue 12 (RSS growth <= 256 MiB for streaming adapters,
     linear adapters beat the constant predictor, sklearn.sgd / vw.linear / dask-ml.incremental within 2%).
@@ -219,8 +219,8 @@ LINEAR = {"sklearn.sgd", "sklearn.passive-aggressive", "sklearn.batch", "vw.line
 
 
 def at_scale(names: list[str], scale: int, batch_size: int, timeout: float) -> None:
+    from oocbench.harness.runner import Limits, run_case
     from oocbench.records import CaseSpec
-    from oocbench.runner import Limits, run_case
 
     ds = datasets.load(DATASET, scale)
     opt = ds.manifest.optimum["log_loss"]

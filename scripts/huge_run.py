@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from oocbench import datasets
     from oocbench.adapters.registry import get_entry
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import run_cases
     from oocbench.records import RECORDS_FILE, CaseSpec
-    from oocbench.runner import Limits
-    from oocbench.suites import run_cases
 
     ram = psutil.virtual_memory().total
     adapters = [a.strip() for a in args.adapters.split(",") if a.strip()]

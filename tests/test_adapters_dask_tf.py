@@ -219,8 +219,8 @@ def acceptance_records(data_base):
     """Every acceptance case, each in its own child process, two at a time (each is mostly start-up)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from oocbench.harness.runner import Limits, run_case
     from oocbench.records import CaseSpec
-    from oocbench.runner import Limits, run_case
 
     def one(case):
         adapter, dataset = case

@@ -130,8 +130,8 @@ def test_glm_is_skipped_on_categorical_data(tiny, data_base):
     with pytest.raises(UnsupportedInputError, match="no scipy CSR chunks"):
         BatchStream.for_adapter(tiny("synth-ctr", rows=3000), 3000, 1000, GLM)
     # through the runner: a recorded `skipped` with the library's reason, never an oom
+    from oocbench.harness.runner import run_case
     from oocbench.records import CaseSpec
-    from oocbench.runner import run_case
 
     tiny("synth-ctr", rows=3000)
     record = run_case(CaseSpec("dask-ml.glm", "synth-ctr", 3000), memray=False, data_base=data_base)

@@ -2,7 +2,7 @@
 
 The fault adapters live in their own package (tests/fixtures/fault_adapters), installed with pip into a
 temporary directory and found through the ``oocbench.adapters`` entry point, exactly as a third-party adapter
-would be; every case runs in a real ``python -m oocbench.case`` child under the real runner and CLI.
+would be; every case runs in a real ``python -m oocbench.harness.case`` child under the real runner and CLI.
 """
 
 from __future__ import annotations

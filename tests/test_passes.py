@@ -13,9 +13,9 @@ import pytest
 
 from oocbench.curve import Monitor, fit_with_curve, holdout_subset
 from oocbench.features import BatchStream
+from oocbench.harness.runner import Limits, run_case
 from oocbench.records import CaseSpec
 from oocbench.reports.model import case_groups
-from oocbench.runner import Limits, run_case
 from tests.conftest import oocbench_cli
 
 

@@ -31,7 +31,7 @@ def _installed(name: str) -> Any:
 
 
 def _fit(cls: type, ds: Any, batch: int, passes: int) -> tuple[Any, Monitor, BatchStream]:
-    """The adapter fitted with a Monitor attached (as oocbench.case does); the caller closes the adapter."""
+    """The adapter fitted with a Monitor attached (as oocbench.harness.case does); the caller closes the adapter."""
     stream = BatchStream.for_adapter(ds, ds.rows, batch, cls)
     adapter = cls(ds.task, stream.n_features, input_format=stream.input_format, passes=passes)
     try:

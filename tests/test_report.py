@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from oocbench.fmt import fmt_num, fmt_rate
+from oocbench.harness.runner import Limits, run_case
 from oocbench.records import CaseRecord, CaseSpec, append_record
 from oocbench.reports import build_report, load_records
 from oocbench.reports.model import case_groups
 from oocbench.reports.verdict import verdicts
-from oocbench.runner import Limits, run_case
 from tests.conftest import oocbench_cli
 
 EVIL = "<script>alert('x')</script>"

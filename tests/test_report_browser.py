@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from oocbench.harness.runner import Limits, run_case
 from oocbench.records import CaseRecord, CaseSpec, append_record
 from oocbench.reports import build_report, load_records
-from oocbench.runner import Limits, run_case
 from tests.browser import find_chromium, inspect_page
 
 CHROMIUM = find_chromium()

@@ -42,7 +42,7 @@ def test_kill_9_mid_suite_then_resume(tmp_path, fault_site):  # noqa: F811
         _wait_for(lambda: pidfile.exists() and records.exists() and len(records.read_text().splitlines()) == 2,
                   120, "two records and fault.slow in fit")
         children = psutil.Process(runner.pid).children()
-        assert len(children) == 1 and "oocbench.case" in " ".join(children[0].cmdline())
+        assert len(children) == 1 and "oocbench.harness.case" in " ".join(children[0].cmdline())
         case_pid, helper_pid = children[0].pid, int(pidfile.read_text().split()[0])
         before = records.read_bytes()
         os.kill(runner.pid, signal.SIGKILL)

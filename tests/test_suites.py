@@ -10,9 +10,9 @@ import psutil
 
 from oocbench.analysis import summarize, summary_cells
 from oocbench.curve import checkpoints, within_final
-from oocbench.measure import tree_cpu, tree_rss
+from oocbench.harness.measure import tree_cpu, tree_rss
+from oocbench.harness.suites import SUITES, available_datasets, expand, get_suite
 from oocbench.records import CaseRecord, CaseSpec, Memory
-from oocbench.suites import SUITES, available_datasets, expand, get_suite
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
 
@@ -95,9 +95,9 @@ def test_tree_cpu_counts_live_and_reaped_children():
 def test_resume_redoes_the_cases_of_an_edited_adapter(tmp_path):
     """The package version does not change when an adapter's code does: its module's hash decides."""
     from oocbench.adapters.sklearn import SGD
+    from oocbench.harness.suites import recorded
     from oocbench.provenance import provenance
     from oocbench.records import append_record
-    from oocbench.suites import recorded
 
     info = {**SGD.describe()}
     same = CaseRecord(case=CaseSpec("sklearn.sgd", "synth-binary", 1000), adapter_info=info,

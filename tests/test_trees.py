@@ -12,9 +12,9 @@ import pytest
 from oocbench.adapters.registry import discover, get_adapter
 from oocbench.curve import Monitor, holdout_subset
 from oocbench.features import BatchStream, UnsupportedInputError
+from oocbench.harness.runner import Limits, run_case
 from oocbench.metrics import constant_baseline, task_metrics
 from oocbench.records import CaseSpec
-from oocbench.runner import Limits, run_case
 
 TREES = ["xgboost.external-memory", "xgboost.in-memory", "sklearn.hist-gbdt", "lightgbm.gbdt"]
 ROUNDS = {"xgboost.external-memory": "num_boost_round", "xgboost.in-memory": "num_boost_round",

@@ -1,6 +1,6 @@
 """Spread a suite's cases over a dask.distributed cluster: ``oocbench run --suite ... --dispatch tcp://HOST:PORT``.
 
-Each case is one dask task that calls :func:`oocbench.runner.run_case` **on a worker**, which starts the case in
+Each case is one dask task that calls :func:`oocbench.harness.runner.run_case` **on a worker**, which starts the case in
 its own child process exactly as on one machine (same watchdog, time and memory limits, memray run). Tasks ask
 for the worker resource :data:`RESOURCE` = 1, so a worker started with ``--resources "oocbench-case=1"`` runs
 one case at a time whatever its thread count: the case's process tree has the worker's machine to itself as
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from oocbench.harness.runner import Limits
+from oocbench.harness.suites import check_results_dir, keep_record, recorded
 from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec
-from oocbench.runner import Limits
-from oocbench.suites import check_results_dir, keep_record, recorded
 
 #: the worker resource one case takes: start workers with ``--resources "oocbench-case=1"``
 RESOURCE = "oocbench-case"
@@ -41,7 +41,7 @@ def run_on_worker(spec: CaseSpec, limits: Limits, memray: bool, data: str, sched
     Parameters
     ----------
     spec, limits, memray
-        As for :func:`oocbench.runner.run_case`.
+        As for :func:`oocbench.harness.runner.run_case`.
     data
         Data directory or URL the worker reads the (already generated) dataset from.
     scheduler
@@ -54,7 +54,7 @@ def run_on_worker(spec: CaseSpec, limits: Limits, memray: bool, data: str, sched
     """
     from distributed import get_worker
 
-    from oocbench.runner import run_case
+    from oocbench.harness.runner import run_case
 
     worker = get_worker()
     record = run_case(spec, limits, memray=memray, data_base=data)
@@ -96,7 +96,7 @@ def run_cases_dispatched(cases: list[CaseSpec], results: Path, scheduler: str, d
                          on_done: Callable[[CaseRecord | None], None] | None = None,
                          errors: list[tuple[CaseSpec, str]] | None = None,
                          connect_timeout_s: float = 30.0, skipped: list | None = None) -> list[CaseRecord]:
-    """Like :func:`oocbench.suites.run_cases`, but every case runs on a worker of the cluster at ``scheduler``.
+    """Like :func:`oocbench.harness.suites.run_cases`, but every case runs on a worker of the cluster at ``scheduler``.
 
     A case whose task fails on the cluster (a worker lost more often than the scheduler's
     ``allowed-failures``, an unreachable dataset) is a harness failure: appended to ``errors`` with the reason

@@ -1,6 +1,6 @@
 """Run cases in fresh child processes, enforce time and memory limits, and turn every fate into a record.
 
-The parent never imports a backend. It starts ``python -m oocbench.case`` with the thread environment of the
+The parent never imports a backend. It starts ``python -m oocbench.harness.case`` with the thread environment of the
 case, polls the child's process tree, and on a timeout escalates SIGINT -> SIGTERM -> SIGKILL over the whole
 tree; past the memory cap (process-tree RSS, which also catches TensorFlow) it kills the tree and records
 ``oom``. A child killed by a signal is ``crashed``; an exception is ``error`` with the traceback's tail. A
@@ -28,7 +28,8 @@ from oocbench import datasets
 from oocbench.adapters.registry import get_entry
 from oocbench.datasets import DatasetError
 from oocbench.features import UnsupportedInputError, choose_format
-from oocbench.measure import tree_rss
+from oocbench.harness.measure import tree_rss
+from oocbench.harness.watchdog import escalate, kill_group, kill_tree
 from oocbench.provenance import provenance, thread_env
 from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
 
@@ -46,56 +47,6 @@ class Limits:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def kill_tree(proc: psutil.Process, sig: int) -> None:
-    """Send ``sig`` to ``proc``, its descendants, and its process group (orphans that left the tree)."""
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        procs = [proc]
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.send_signal(sig)
-    _kill_group(proc.pid, sig)
-
-
-def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
-    # the case runs in its own session (start_new_session), so its group id is its pid: this reaches helpers
-    # whose parent already exited (re-parented away from the tree) but not processes that made their own session
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, sig)
-
-
-def _escalate(proc: subprocess.Popen, grace_s: float) -> str:
-    """SIGINT, then SIGTERM, then SIGKILL of the whole tree, ``grace_s`` apart; returns the signal that ended it.
-
-    The tree is re-read at every step (a hung case may still be spawning) and remembered, so grandchildren
-    are killed even after the child itself exited; the process group is killed last for the same reason.
-    """
-    seen: dict[int, psutil.Process] = {}
-    ended_by = "SIGKILL"
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(psutil.Error):
-            ps = psutil.Process(proc.pid)
-            for p in [ps, *ps.children(recursive=True)]:
-                seen.setdefault(p.pid, p)
-        for p in seen.values():
-            with contextlib.suppress(psutil.Error):
-                p.send_signal(sig)
-        if sig == signal.SIGKILL:
-            _kill_group(proc.pid)
-        try:
-            proc.wait(timeout=grace_s if sig != signal.SIGKILL else 30)
-            ended_by = signal.Signals(sig).name
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    for p in seen.values():  # no helper outlives the case
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    _kill_group(proc.pid)
-    return ended_by
 
 
 def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float]:
@@ -117,7 +68,7 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
     cap = limits.memory_cap()
     start = time.perf_counter()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "oocbench.case", str(spec_path), str(out_path)],
+        proc = subprocess.Popen([sys.executable, "-m", "oocbench.harness.case", str(spec_path), str(out_path)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         ps = psutil.Process(proc.pid)
         fate: dict | None = None
@@ -132,7 +83,7 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
                                                    f"{cap / 2**20:.0f} MiB after {elapsed:.1f} s; killed (SIGKILL)"}
                 break
             if elapsed > limits.timeout_s:
-                ended_by = _escalate(proc, limits.grace_s)
+                ended_by = escalate(proc, limits.grace_s)
                 # "still running", not "ignored": a case may handle SIGINT and still need long to exit
                 steps = {"SIGINT": "SIGINT", "SIGTERM": "SIGTERM (still running after SIGINT)",
                          "SIGKILL": "SIGKILL (still running after SIGINT and SIGTERM)"}[ended_by]
@@ -142,7 +93,7 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
                 break
             time.sleep(limits.poll_s)
     wall = time.perf_counter() - start
-    _kill_group(proc.pid)  # helpers a finished case left behind (its group outlives it only through them)
+    kill_group(proc.pid)  # helpers a finished case left behind (its group outlives it only through them)
     if fate is not None:
         if out_path.exists():  # a case that caught SIGINT says where it was: keep that traceback
             with contextlib.suppress(ValueError):

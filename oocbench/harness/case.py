@@ -1,6 +1,6 @@
 """Execute one case inside a fresh child process: import, prepare, features, fit, evaluate - each timed apart.
 
-Run as ``python -m oocbench.case SPEC.json OUT.json``; the parent (:mod:`oocbench.runner`) starts it with the
+Run as ``python -m oocbench.harness.case SPEC.json OUT.json``; the parent (:mod:`oocbench.harness.runner`) starts it with the
 thread environment already set, watches it, and reads OUT.json. ``mode`` ``"timed"`` measures time, sampled
 RSS, the kernel's RSS high-water mark and the learning curve; ``"memray"`` re-runs fit under memray for the
 heap peak only (never used for throughput).
@@ -15,9 +15,7 @@ import contextlib
 import importlib
 import json
 import os
-import signal
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -34,7 +32,7 @@ from oocbench.curve import (
     loss_name,
     within_final,
 )
-from oocbench.measure import (
+from oocbench.harness.measure import (
     ANON_COVERS,
     HEAP_COVERS,
     KERNEL_COVERS,
@@ -45,33 +43,7 @@ from oocbench.measure import (
     tree_cpu,
     tree_rss,
 )
-
-
-def watch_parent(parent_pid: int, interval: float = 0.25) -> threading.Thread | None:
-    """Kill this process's group (the case and its helpers) as soon as the runner ``parent_pid`` is gone.
-
-    The runner starts the case in a new session, so the group holds the case and whatever it spawned; a runner
-    killed with SIGKILL cannot clean up, and without this the case would run on (possibly for hours). On Linux
-    ``PR_SET_PDEATHSIG`` is not used: it would SIGKILL this process before it could kill its helpers.
-    """
-    if os.getppid() != parent_pid:  # the runner died before we got here
-        _kill_own_group()
-
-    def run() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent_pid:
-                _kill_own_group()
-
-    thread = threading.Thread(target=run, name="oocbench-parent-watch", daemon=True)
-    thread.start()
-    return thread
-
-
-def _kill_own_group() -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    os._exit(137)
+from oocbench.harness.watchdog import watch_parent
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from oocbench.adapters.registry import UnknownAdapterError, discover
 from oocbench.fmt import fmt_bytes
+from oocbench.harness.runner import Limits, run_case
 from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec, SkippedLine, append_record, read_records
-from oocbench.runner import Limits, run_case
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def record_limits(record: CaseRecord) -> tuple[float | None, int | None]:
     """The time limit (s) and memory cap (bytes) ``record`` ran under; ``None`` where not known.
 
     Records carry them in ``provenance["limits"]``; older ones only in the reason of a timeout or oom, whose
-    wording :func:`oocbench.runner.run_child` has kept ("no result after 5 s", "passed the cap 512 MiB").
+    wording :func:`oocbench.harness.runner.run_child` has kept ("no result after 5 s", "passed the cap 512 MiB").
     """
     limits = record.provenance.get("limits")
     if isinstance(limits, dict):
