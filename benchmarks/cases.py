@@ -24,6 +24,7 @@ from oocbench.asv_results import records_dir as _records_dir
 from oocbench.harness.runner import Limits as _Limits
 from oocbench.harness.runner import run_case as _run_case
 from oocbench.harness.suites import expand as _expand
+from oocbench.metrics import TASKS as _TASKS
 from oocbench.records import RECORDS_FILE as _RECORDS_FILE
 from oocbench.records import CaseRecord as _CaseRecord
 from oocbench.records import CaseSpec as _CaseSpec
@@ -123,20 +124,20 @@ class _CaseTracks:
 
     track_rows.unit = "rows"
 
-    def track_log_loss(self, *_: Any) -> float:
-        return self._metric("log_loss")
 
-    track_log_loss.unit = "log loss"
+def _track_metric(key: str, label: str) -> Any:
+    def track(self: _CaseTracks, *_: Any) -> float:
+        return self._metric(key)
 
-    def track_roc_auc(self, *_: Any) -> float:
-        return self._metric("roc_auc")
+    track.__name__ = f"track_{key}"
+    track.__doc__ = f"{label} on the holdout (n/a for the other task)."
+    track.unit = label
+    return track
 
-    track_roc_auc.unit = "ROC AUC"
 
-    def track_rmse(self, *_: Any) -> float:
-        return self._metric("rmse")
-
-    track_rmse.unit = "RMSE"
+# one track_ per metric of the task table (oocbench.metrics.TASKS): a metric added there is tracked here too
+for _metric in {m.key: m for task in _TASKS.values() for m in task.metrics}.values():
+    setattr(_CaseTracks, f"track_{_metric.key}", _track_metric(_metric.key, _metric.label))
 
 
 def _make(adapter: str) -> type:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from statistics import median
 from typing import Any
 
+from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord, CaseSpec
 
 
@@ -69,7 +70,7 @@ def summarize(values: Iterable[float | None]) -> dict[str, Any]:
 
 def loss_of(record: CaseRecord) -> tuple[str, float | None]:
     """The task's headline loss on the holdout: ``("log_loss", v)`` (binary) or ``("rmse", v)`` (regression)."""
-    name = "log_loss" if "log_loss" in record.metrics or record.task == "binary" else "rmse"
+    name = get_task(record.task or task_of_metrics(record.metrics)).loss.key
     return name, record.metrics.get(name)
 
 

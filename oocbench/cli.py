@@ -17,6 +17,7 @@ from rich.table import Table
 
 from oocbench import config
 from oocbench.fmt import fmt_bytes, fmt_rate
+from oocbench.metrics import get_task, task_of_metrics
 
 
 def _console(stderr: bool = False) -> Console:
@@ -41,9 +42,9 @@ def summary_line(record) -> str:
     head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}" + (f" [{setting}]" if setting else "")
     if record.status != "ok":
         return f"{head}: {record.status.upper()} - {record.reason}"
-    m = record.metrics
-    score = (f"log loss {m['log_loss']:.4f}" if "log_loss" in m else f"RMSE {m.get('rmse', float('nan')):.4f}")
-    best = record.optimum.get("log_loss" if "log_loss" in m else "rmse")
+    loss = get_task(record.task or task_of_metrics(record.metrics)).loss
+    score = f"{loss.label} {record.metrics.get(loss.key, float('nan')):.4f}"
+    best = record.optimum.get(loss.key)
     if best is not None:
         score += f" (optimum {best:.4f})"
     return (f"{head}: ok  {fmt_rate(record.rows_per_s)}  fit {record.timings.fit_s:.2f} s  "

@@ -42,7 +42,10 @@ def checkpoints(rows: int, batch_size: int, per_decade: int = CURVE_PER_DECADE) 
 
 
 def loss_name(task: str) -> str:
-    return "log_loss" if task == "binary" else "rmse"
+    """The key of ``task``'s headline loss (:data:`oocbench.metrics.TASKS`): the curve's points are named by it."""
+    from oocbench.metrics import get_task
+
+    return get_task(task).loss.key
 
 
 def _loss(task: str, y: np.ndarray, pred: np.ndarray) -> float:

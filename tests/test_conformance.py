@@ -8,7 +8,7 @@ import pytest
 from oocbench.adapters.registry import discover
 from oocbench.datasets import GENERATORS
 from oocbench.features import BatchStream, UnsupportedInputError, take_rows
-from oocbench.metrics import constant_baseline, task_metrics
+from oocbench.metrics import TASKS, constant_baseline, task_metrics
 
 DATASET_FOR_TASK = {}
 for _gen in GENERATORS.values():
@@ -69,7 +69,7 @@ def test_adapter_conformance(name, task, data, tiny):
         assert np.all((pred >= 0) & (pred <= 1)), "probabilities outside [0, 1]"
     scores = task_metrics(task, y, pred)
     floor = constant_baseline(task, float(np.mean(y)), y)
-    key = "log_loss" if task == "binary" else "rmse"
+    key = TASKS[task].loss.key
     assert scores[key] < floor[key], f"{name} does not beat the constant predictor: {scores} vs {floor}"
     if weights is not None:
         assert np.asarray(weights).size >= 1 and np.all(np.isfinite(weights))

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from oocbench.fmt import fmt_num
+from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
 from oocbench.reports import html as H
 from oocbench.reports import plots as P
 from oocbench.reports.load import latest_per_case
-from oocbench.reports.model import PRIMARY_METRIC, case_groups, flatten, sections
+from oocbench.reports.model import case_groups, flatten, sections
 from oocbench.reports.verdict import data_helps, verdicts
 
 
@@ -53,7 +54,7 @@ def _section_title(dataset: str, profile: str, threads: str, setting: str = "") 
 
 
 def _dataset_line(records: list[CaseRecord], task: str) -> str:
-    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    key, label = get_task(task).loss.key, get_task(task).loss.label
     opt = sorted({r.optimum[key] for r in records if key in r.optimum})
     base = sorted({r.baseline[key] for r in records if key in r.baseline})
     parts = [f"task: {task or 'unknown'}"]

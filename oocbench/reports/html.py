@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
+from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
-from oocbench.reports.model import PRIMARY_METRIC, SECONDARY_METRIC, CaseGroup
+from oocbench.reports.model import CaseGroup
 from oocbench.reports.plots import Plot
 from oocbench.reports.verdict import TRADE_OFF_TOLERANCE, Verdict
 
@@ -71,8 +72,8 @@ def _reasons(records: Iterable[CaseRecord]) -> str:
 
 def cases_table(groups: list[CaseGroup], task: str) -> str:
     """Every case of a section: values for the ok repeats, a status cell with the reason for the others."""
-    loss_label = PRIMARY_METRIC.get(task, ("", "loss"))[1]
-    sec_label = SECONDARY_METRIC.get(task, ("", "-"))[1]
+    loss_label = get_task(task).loss.label
+    sec_label = get_task(task).secondary[0].label
     head = ["adapter", "rows", "status", "throughput", "fit time", "RSS growth in fit", "memray heap peak",
             f"{loss_label} (holdout)", sec_label, "coef. cosine", "notes"]
     out = ["<table class=cases><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
@@ -111,7 +112,7 @@ def _winner(g: CaseGroup | None, figure: str, also: str = "") -> str:
 
 
 def verdict_table(verdicts: list[Verdict], task: str) -> str:
-    loss_label = PRIMARY_METRIC.get(task, ("", "loss"))[1]
+    loss_label = get_task(task).loss.label
     head = ["rows", "fastest", "leanest", "most accurate", "best trade-off", "compared", "failed / not run"]
     out = ["<table class=verdict><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for v in verdicts:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize
+from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord
 
 #: In-memory references of records written before adapters declared ``reference`` themselves.
@@ -29,18 +30,13 @@ def reference_of(records: Iterable[CaseRecord]) -> str:
             return LEGACY_REFERENCES[r.case.adapter]
     return ""
 
-#: The accuracy figure per task: (metric key, label, lower is better).
-PRIMARY_METRIC: dict[str, tuple[str, str]] = {"binary": ("log_loss", "log loss"), "regression": ("rmse", "RMSE")}
-SECONDARY_METRIC: dict[str, tuple[str, str]] = {"binary": ("roc_auc", "ROC AUC"), "regression": ("r2", "R²")}
 
 
 def task_of(record: CaseRecord) -> str:
     """The record's task; inferred from its metrics when the record does not say (failed early)."""
     if record.task:
         return record.task
-    if "rmse" in record.metrics or "rmse" in record.optimum:
-        return "regression"
-    return "binary" if record.metrics or record.optimum else ""
+    return task_of_metrics(record.metrics) or task_of_metrics(record.optimum)
 
 
 def loss(record: CaseRecord) -> float | None:
@@ -51,14 +47,14 @@ def loss(record: CaseRecord) -> float | None:
 
 def gap(record: CaseRecord) -> float | None:
     """Holdout loss minus the dataset's known optimum (the true model's loss); ``None`` without an optimum."""
-    value, key = loss(record), PRIMARY_METRIC.get(task_of(record), ("log_loss", ""))[0]
+    value, key = loss(record), get_task(task_of(record)).loss.key
     best = record.optimum.get(key)
     return None if value is None or best is None else value - float(best)
 
 
 def gap_rel(record: CaseRecord) -> float | None:
     """:func:`gap` as a fraction of the optimum (0.01: 1% above the best achievable loss)."""
-    value, key = gap(record), PRIMARY_METRIC.get(task_of(record), ("log_loss", ""))[0]
+    value, key = gap(record), get_task(task_of(record)).loss.key
     best = record.optimum.get(key)
     return None if value is None or not best else value / abs(float(best))
 
@@ -79,7 +75,7 @@ def heap_peak(record: CaseRecord) -> float | None:
 
 
 def secondary(record: CaseRecord) -> float | None:
-    key = SECONDARY_METRIC.get(task_of(record), ("", ""))[0]
+    key = get_task(task_of(record)).secondary[0].key
     value = record.metrics.get(key)
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 

@@ -22,8 +22,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from oocbench.analysis import scaling_by_adapter
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rows, fmt_seconds
+from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
-from oocbench.reports.model import PRIMARY_METRIC, CaseGroup, heap_peak, rss_growth
+from oocbench.reports.model import CaseGroup, heap_peak, rss_growth
 from oocbench.reports.verdict import pareto_front
 
 # adapter names come from third parties: never let a "$" turn a legend into mathtext
@@ -253,7 +254,7 @@ def memory_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict
 def accuracy_plot(groups: list[CaseGroup], records: list[CaseRecord], styles: dict[str, Style], out_dir: Path,
                   stem: str, title: str, task: str) -> Plot:
     """Holdout loss against rows, with the dataset's known optimum and the in-memory reference."""
-    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    key, label = get_task(task).loss.key, get_task(task).loss.label
     failed = [g for g in groups if not g.ok]
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.2, 4.0))
@@ -288,7 +289,7 @@ def gap_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, s
     """Holdout loss minus the known optimum against rows, log-log; ``None`` when no record has an optimum."""
     if not any(g.stats.get("gap", {}).get("median") is not None for g in groups):
         return None
-    label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))[1]
+    label = get_task(task).loss.label
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.2, 4.0))
         ax = fig.add_subplot()
@@ -333,7 +334,7 @@ def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_d
 
     ``None`` when no record in ``groups`` has a curve (the HTML then says "not recorded" and why).
     """
-    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    key, label = get_task(task).loss.key, get_task(task).loss.label
     curves: dict[str, tuple[int, dict[str, Any]]] = {}
     for g in groups:
         rec = next((r for r in g.ok if curve_points(r.extra.get("learning_curve"), "holdout_" + key)), None)
@@ -382,7 +383,7 @@ def learning_curve_plot(groups: list[CaseGroup], styles: dict[str, Style], out_d
 def pareto_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir: Path, stem: str, title: str,
                 task: str) -> Plot:
     """Fit seconds against holdout loss, one panel per scale, the Pareto-optimal adapters ringed."""
-    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    label = get_task(task).loss.label
     scales = sorted({g.scale for g in groups})
     with matplotlib.rc_context(RC):
         ncols = min(len(scales), 4)
@@ -470,7 +471,7 @@ def checkpoints_plot(groups: list[CaseGroup], styles: dict[str, Style], out_dir:
 
     ``None`` when no adapter there recorded more than one checkpoint (nothing to draw a curve from).
     """
-    key, label = PRIMARY_METRIC.get(task, ("log_loss", "log loss"))
+    key, label = get_task(task).loss.key, get_task(task).loss.label
     name = "holdout_" + key
     series: dict[int, dict[str, list[dict[str, Any]]]] = {}
     for g in groups:
