@@ -1,8 +1,9 @@
 """Datasets: names, generation at any scale, and the streaming reader.
 
-Three kinds of source share one on-disk format (Parquet shards + manifest, :mod:`.shards`):
-synthetic generators with a known optimum (:mod:`.synthetic`), public datasets downloaded and converted
-(:mod:`.public`), and data bundled inside installed packages or a user's own file (:mod:`.bundled`).
+Every source implements one protocol, :class:`~oocbench.datasets.source.DatasetSource` (name, task, tiers,
+kind, ``build``, ``is_current``), and all share one on-disk format (Parquet shards + manifest): synthetic
+generators with a known optimum (:mod:`.synthetic`), public datasets downloaded and converted (:mod:`.public`),
+and data bundled inside installed packages or a user's own file (:mod:`.bundled`).
 
 >>> from oocbench.datasets import dataset_names
 >>> "synth-binary" in dataset_names()
@@ -16,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oocbench import config
-from oocbench.datasets.build import build_synthetic
 from oocbench.datasets.manifest import NUMERIC_KINDS, DatasetError, Manifest, ShardInfo
 from oocbench.datasets.reader import ShardedDataset
 from oocbench.datasets.rebatch import rebatch
+from oocbench.datasets.source import DatasetSource
 from oocbench.datasets.stats import column_stats, merge_stats
 from oocbench.datasets.synthetic import (
     BLOCK_ROWS,
@@ -34,13 +35,13 @@ from oocbench.datasets.synthetic import (
 from oocbench.datasets.writer import DatasetWriter
 from oocbench.storage import Location, is_url, resolve
 
-__all__ = ["BLOCK_ROWS", "HOLDOUT", "NUMERIC_KINDS", "TRAIN", "DatasetError", "DatasetWriter", "GENERATORS",
-           "Manifest", "ShardInfo", "ShardedDataset", "column_stats", "merge_stats", "rebatch", "UnknownDatasetError", "dataset_names", "register", "dataset_root", "generate", "get_generator",
-           "load"]
+__all__ = ["BLOCK_ROWS", "HOLDOUT", "NUMERIC_KINDS", "SOURCES", "TRAIN", "DatasetError", "DatasetSource",
+           "DatasetWriter", "Manifest", "ShardInfo", "ShardedDataset", "UnknownDatasetError", "column_stats",
+           "dataset_names", "dataset_root", "generate", "get_source", "load", "merge_stats", "rebatch", "register"]
 
-#: every dataset by name; synthetic ones first (tests pick the first one of each task)
-GENERATORS: dict = {g.name: g for g in (SynthBinary(), SynthRegression(), SynthCTR(), SynthDrift(),
-                                        SynthNonlinear())}
+#: every dataset source by name; synthetic ones first (tests pick the first one of each task)
+SOURCES: dict[str, DatasetSource] = {g.name: g for g in (SynthBinary(), SynthRegression(), SynthCTR(), SynthDrift(),
+                                                         SynthNonlinear())}
 
 
 def _register_file_sources() -> None:
@@ -48,7 +49,7 @@ def _register_file_sources() -> None:
     from oocbench.datasets.public import PUBLIC
 
     for src in (*PUBLIC, *BUNDLED):
-        GENERATORS.setdefault(src.name, src)
+        SOURCES.setdefault(src.name, src)
 
 
 class UnknownDatasetError(KeyError):
@@ -56,18 +57,23 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0])
 
 
-def register(source) -> None:
-    """Make ``source`` (e.g. a :class:`~oocbench.datasets.bundled.FileSource`) loadable by name in this process."""
-    GENERATORS[source.name] = source
+def register(source: DatasetSource) -> None:
+    """Make ``source`` (e.g. a :class:`~oocbench.datasets.bundled.FileSource`, or a third party's own
+    :class:`DatasetSource`) loadable by name in this process."""
+    missing = [a for a in ("name", "task", "tiers", "kind", "build", "is_current") if not hasattr(source, a)]
+    if missing:
+        raise TypeError(f"{type(source).__name__} is not a DatasetSource: it lacks {', '.join(missing)}")
+    SOURCES[source.name] = source
 
 
 def dataset_names() -> list[str]:
-    return sorted(GENERATORS)
+    return sorted(SOURCES)
 
 
-def get_generator(name: str):
+def get_source(name: str) -> DatasetSource:
+    """The source called ``name``; :class:`UnknownDatasetError` listing the valid names if there is none."""
     try:
-        return GENERATORS[name]
+        return SOURCES[name]
     except KeyError:
         from oocbench.datasets.bundled import remembered_file
 
@@ -96,25 +102,22 @@ def generate(name: str, rows: int, seed: int = 0, base: Path | str | Location | 
     Synthetic data is generated in parallel (``workers`` processes, default both cores); public and
     bundled data is converted from its source file (downloaded once into the cache).
     """
-    src = get_generator(name)
+    src = get_source(name)
     root = dataset_root(name, rows, seed, base)
-    if hasattr(src, "build"):
-        return src.build(root, rows, seed=seed, rows_per_shard=rows_per_shard, progress=progress)
-    return build_synthetic(src, root, rows, seed, rows_per_shard, progress, workers)
+    return src.build(root, rows, seed=seed, rows_per_shard=rows_per_shard, progress=progress, workers=workers)
 
 
 def load(name: str, rows: int, seed: int = 0, base: Path | str | Location | None = None,
          create: bool = True) -> ShardedDataset:
     """Open ``name`` at ``rows`` rows, generating it first if it is not on disk (and ``create``)."""
-    get_generator(name)
+    src = get_source(name)
     root = dataset_root(name, rows, seed, base)
     if not (root / "manifest.json").exists():
         if not create:
             raise DatasetError(f"{root}: not generated; run `oocbench generate {name} --scale {rows}`")
         return generate(name, rows, seed, base)
     ds = ShardedDataset(root)
-    src = get_generator(name)
-    if hasattr(src, "is_current") and not src.is_current(ds.manifest):
+    if not src.is_current(ds.manifest):
         # written by an older generator: its rows and optimum are not this version's
         if not create:
             raise DatasetError(f"{root}: written by an older generator version; run `oocbench generate {name} "
@@ -125,3 +128,7 @@ def load(name: str, rows: int, seed: int = 0, base: Path | str | Location | None
 
 
 _register_file_sources()
+
+# the names before the DatasetSource protocol, kept while callers move over
+GENERATORS = SOURCES
+get_generator = get_source

@@ -37,6 +37,7 @@ class BundledDataset:
     loader: str  # "sklearn:<function>" or "river:<class>"
     note: str = ""
     tiers: tuple[str, ...] = ("xs",)
+    kind = "bundled"
 
     params: dict[str, Any] | None = None
 
@@ -62,8 +63,12 @@ class BundledDataset:
     def features(self) -> list[str]:
         return [c for c in self.table().column_names if c != "y"]
 
+    def is_current(self, manifest: Any) -> bool:
+        """Loaded by the same loader (the data of an installed package does not change under a name)."""
+        return (getattr(manifest, "source", None) or {}).get("loader", self.loader) == self.loader
+
     def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
-              progress: Callable[[int], None] | None = None) -> ShardedDataset:
+              progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
         t = self.table()
         return convert(iter([t]), root, name=self.name, task=self.task, features=self.features, categorical=[],
                        rows=rows, rows_per_shard=rows_per_shard, holdout_every=5, holdout_window=t.num_rows,
@@ -123,6 +128,8 @@ class FileSource:
     path: Path
     target: str
     name: str = ""
+    kind = "file"
+    tiers: tuple[str, ...] = ()  # a file has the rows it has: scales are row counts up to them
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -200,8 +207,14 @@ class FileSource:
                                    ) from None
             yield pa.table({**cols, "y": y.cast(pa.float32())})
 
+    def is_current(self, manifest: Any) -> bool:
+        """Converted from this path with this target."""
+        src = (getattr(manifest, "source", None) or {})
+        return src.get("path", str(self.path.resolve())) == str(self.path.resolve()) and src.get(
+            "target", self.target) == self.target
+
     def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
-              progress: Callable[[int], None] | None = None) -> ShardedDataset:
+              progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
         info = self.inspect()
         ds = convert(self.tables(), root, name=self.name, task=info["task"], features=info["features"],
                      categorical=info["categorical"], rows=rows, rows_per_shard=rows_per_shard, progress=progress,

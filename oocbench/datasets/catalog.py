@@ -30,14 +30,11 @@ def on_disk(name: str, base: Path | str | None = None) -> list[dict[str, Any]]:
 
 
 def catalog(base: Path | None = None) -> list[dict[str, Any]]:
-    from oocbench.datasets import GENERATORS
+    from oocbench.datasets import SOURCES
+    from oocbench.datasets.source import describe
 
     rows = []
-    for name, src in GENERATORS.items():
-        kind = type(src).__module__.rsplit(".", 1)[-1]
-        tiers = getattr(src, "tiers", tuple(config.SCALES))
-        rows.append({"name": name, "task": src.task, "kind": {"synthetic": "synthetic", "public": "public",
-                                                               "bundled": "bundled"}.get(kind, kind),
-                     "tiers": list(tiers), "on_disk": on_disk(name, base),
-                     "note": getattr(src, "note", "") or (src.__doc__ or "").strip().splitlines()[0]})
+    for name, src in SOURCES.items():
+        rows.append({"name": name, "task": src.task, "kind": src.kind, "tiers": list(src.tiers),
+                     "on_disk": on_disk(name, base), "note": describe(src)})
     return rows

@@ -109,6 +109,7 @@ class PublicDataset:
     size: int | None = None  # bytes of the source file, when known
     note: str = ""
     tiers: tuple[str, ...] = ("xs", "s", "m", "l", "xl")
+    kind = "public"
     holdout_every: int = HOLDOUT_EVERY
     holdout_window: int = HOLDOUT_WINDOW
 
@@ -157,8 +158,12 @@ class PublicDataset:
         finally:
             stream.close()
 
+    def is_current(self, manifest: Any) -> bool:
+        """Converted from the same file (the download is checked against ``sha256`` when one is known)."""
+        return (getattr(manifest, "source", None) or {}).get("sha256", self.sha256) == self.sha256
+
     def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
-              progress: Callable[[int], None] | None = None) -> ShardedDataset:
+              progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
         path = self.source_file()
         return convert(self.tables(path), root, name=self.name, task=self.task, features=self.features,
                        categorical=self.categorical, rows=rows, rows_per_shard=rows_per_shard,

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import expit
 
+from oocbench import config
 from oocbench.datasets.writer import arrow_schema, to_table
 
 BLOCK_ROWS = 1 << 14
@@ -29,9 +30,14 @@ STREAM_VERSION = 2
 
 
 class _Generator:
+    """A synthetic source (a :class:`~oocbench.datasets.source.DatasetSource`): blocks drawn from a seed, with the
+    true model kept, so the optimum is known; written in parallel by :func:`~oocbench.datasets.build.build_synthetic`."""
+
     name: str
     task: str
     params: dict[str, Any]
+    kind = "synthetic"
+    tiers: tuple[str, ...] = tuple(config.SCALES)  # any scale: blocks are drawn from the seed
     holdout_rows: int
     target = "y"
     #: synthetic dense data is not standardised: features are already unit-variance by design and the true
@@ -57,6 +63,13 @@ class _Generator:
     def manifest_extra(self, rows: int) -> dict[str, Any]:
         """Generator facts that depend on the scale (e.g. where the concept drifts)."""
         return {}
+
+    def build(self, root: Any, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
+              progress: Any = None, workers: int | None = None) -> Any:
+        """Write ``rows`` rows under ``root`` (see :func:`~oocbench.datasets.build.build_synthetic`)."""
+        from oocbench.datasets.build import build_synthetic  # build imports this module
+
+        return build_synthetic(self, root, rows, seed, rows_per_shard, progress, workers)
 
     def is_current(self, manifest: Any) -> bool:
         """Whether data on disk was written by this version of the stream."""
