@@ -28,6 +28,12 @@ STAGES: list[tuple[int, tuple[str, ...]]] = [
 ]
 
 
+#: (importer, imported) pairs allowed against the flow, each with why
+ALLOWED = {
+    ("oocbench", "oocbench.api"): "the package's public API, imported lazily on first use (PEP 562 __getattr__)",
+}
+
+
 def stage(module: str) -> int:
     best, rank = -1, None
     for r, prefixes in STAGES:
@@ -66,7 +72,7 @@ def graph() -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("module", sorted(graph()))
 def test_no_import_from_a_later_stage(module: str) -> None:
-    later = sorted(m for m in graph()[module] if stage(m) > stage(module))
+    later = sorted(m for m in graph()[module] if stage(m) > stage(module) and (module, m) not in ALLOWED)
     assert not later, f"{module} (stage {stage(module)}) imports from a later stage: {later}"
 
 

@@ -107,3 +107,18 @@ def test_piped_output_is_never_cut_and_the_module_runs(tmp_path):
     version = subprocess.run([sys.executable, "-m", "oocbench", "--version"], capture_output=True, text=True,
                              timeout=60)
     assert version.returncode == 0 and version.stdout.strip() == f"oocbench {__version__}"
+
+
+def test_load_results_gives_one_row_per_record(data, tmp_path):
+    """``oocbench.load_results`` (the README's Python entry point) reads what ``oocbench run`` wrote."""
+    import oocbench
+
+    out = tmp_path / "res"
+    for adapter in ("sklearn.sgd", "river.linear"):
+        run = oocbench_cli("run", "--adapter", adapter, "--dataset", "synth-binary", "--scale", "1800", "--data",
+                           str(data), "--results", str(out), "--no-memray", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    df = oocbench.load_results(out)
+    assert sorted(df.adapter) == ["river.linear", "sklearn.sgd"] and set(df.status) == {"ok"}
+    assert (df.loss_name == "log_loss").all() and (df.loss < df.baseline).all()
+    assert (df["metric.log_loss"] == df.loss).all() and df.rows_per_s.gt(0).all()
