@@ -19,7 +19,7 @@ STAGES: list[tuple[int, tuple[str, ...]]] = [
     (0, ("oocbench", "oocbench.config", "oocbench.fmt", "oocbench.storage", "oocbench.metrics",
          "oocbench.provenance", "oocbench.records")),
     (1, ("oocbench.datasets",)),
-    (2, ("oocbench.features",)),
+    (2, ("oocbench.features", "oocbench.insight")),
     (3, ("oocbench.curve", "oocbench.adapters")),
     (4, ("oocbench.harness",)),
     (5, ("oocbench.analysis", "oocbench.asv_results")),

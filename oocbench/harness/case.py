@@ -52,6 +52,19 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def _insight(weights: np.ndarray | None, explains: str, stream: Any) -> dict[str, Any]:
+    """``extra.insight``: the model's top features named by source column and value (:mod:`oocbench.insight`).
+
+    Never fails the case: a model insight that cannot be computed is recorded as ``unavailable`` with why.
+    """
+    from oocbench.insight import stream_insight
+
+    try:
+        return stream_insight(weights, explains, stream)
+    except Exception as exc:  # noqa: BLE001 - the measurement stands without its insight
+        return {"kind": explains, "unavailable": f"insight failed: {type(exc).__name__}: {exc}"}
+
+
 # ----- the case -----------------------------------------------------------------------------------------
 def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[str, Any]:
     """Run the case; returns the measurement part of a record (the parent adds identity and provenance)."""
@@ -178,6 +191,7 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
         # a tree's importances are not signed weights: their cosine with the true coefficients means nothing
         if weights is not None and true_coef is not None and cls.explains == "weights":
             out["extra"]["coef_cosine"] = _cosine(np.asarray(weights, float).ravel(), np.asarray(true_coef, float))
+        out["extra"]["insight"] = _insight(weights, cls.explains, stream)
         return out
     finally:
         adapter.close()
