@@ -1,4 +1,4 @@
-"""The ``oocbench`` command line: list, datasets, generate, run, report.
+"""The oocbench command line: list, datasets, generate, run, report, check-adapter.
 
 Unknown adapter, dataset or suite names exit with code 2 and list the valid ones.
 """
@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
+import re
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import ProgressColumn
 from rich.table import Table
+from rich.text import Text
 
 from oocbench import config
 from oocbench.fmt import fmt_bytes, fmt_rate
@@ -40,6 +47,7 @@ def summary_line(record) -> str:
     c = record.case
     setting = c.setting()  # passes, hash bits...: two cases differing only there must not print alike
     head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}" + (f" [{setting}]" if setting else "")
+    head += f" #{c.repeat}" if c.repeat else ""  # repeats of one case must not print alike
     if record.status != "ok":
         return f"{head}: {record.status.upper()} - {record.reason}"
     loss = get_task(record.task or task_of_metrics(record.metrics)).loss
@@ -52,10 +60,25 @@ def summary_line(record) -> str:
             f"  {score}")
 
 
+def _print_json(obj: object) -> None:
+    """One JSON document on stdout (plain print: rich would highlight or wrap it)."""
+    print(json.dumps(obj, indent=2, default=str))
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from oocbench.adapters.registry import discover
-    from oocbench.datasets import dataset_names, get_generator
+    from oocbench.datasets import dataset_names, get_source
 
+    if args.json:
+        _print_json({
+            "adapters": [{"name": name, "status": e.status, "installed": e.installed, "source": e.source,
+                          "reason": e.reason, "version": e.cls.library_version() if e.cls else None,
+                          "tasks": sorted(e.cls.tasks) if e.cls else [], "extra": e.cls.extra if e.cls else ""}
+                         for name, e in discover().items()],
+            "datasets": [{"name": n, "task": get_source(n).task, "kind": get_source(n).kind}
+                         for n in dataset_names()],
+            "scales": dict(config.SCALES)})
+        return 0
     table = Table(title="adapters")
     for col in ("name", "status", "version", "tasks", "source / reason"):
         table.add_column(col)
@@ -65,7 +88,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         style = "green" if e.installed else "yellow"
         table.add_row(name, f"[{style}]{e.status}[/]", version, tasks, e.reason or e.source)
     console.print(table)
-    console.print("datasets: " + ", ".join(f"{n} ({get_generator(n).task})" for n in dataset_names()))
+    console.print("datasets: " + ", ".join(f"{n} ({get_source(n).task})" for n in dataset_names()))
     console.print("scales: " + ", ".join(f"{k}={v:,}" for k, v in config.SCALES.items()) + ", or any row count")
     return 0
 
@@ -91,7 +114,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         err.print("oocbench generate: give a dataset name, or --from-file PATH --target COLUMN; valid datasets: "
                   + ", ".join(datasets.dataset_names()))
         return 2
-    datasets.get_generator(args.dataset)
+    datasets.get_source(args.dataset)
     rows = config.parse_scale(args.scale)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
                   TimeRemainingColumn(), console=err, transient=True) as progress:
@@ -109,6 +132,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from oocbench.datasets.catalog import catalog
 
+    if args.json:
+        _print_json(catalog(args.out))
+        return 0
     table = Table(title=f"datasets (data directory: {args.out or config.data_dir()})")
     for col in ("name", "task", "kind", "tiers", "on disk (seed: rows, bytes)", "known optimum (largest on disk)"):
         table.add_column(col)
@@ -170,7 +196,39 @@ def _passes(text: str) -> list[int]:
 
 
 #: upper bounds of run options, past any sensible value: 10^6 s is 11.6 days per case, 2^20 GiB is 1 PiB of RAM
-MAX_TIMEOUT_S, MAX_MEMORY_GIB, MAX_REPEAT = 1e6, float(2**20), 1000
+MAX_TIMEOUT_S, MAX_REPEAT = 1e6, 1000
+
+
+#: runs of a short case with ``--repeat auto``
+AUTO_REPEATS = 3
+
+
+def _repeat(text: str) -> str | int:
+    """argparse type of ``--repeat``: ``auto`` or a whole number of runs."""
+    return "auto" if text == "auto" else _positive(int, maximum=MAX_REPEAT)(text)
+
+
+def _repeats(args: argparse.Namespace) -> tuple[int, int]:
+    """(repeats planned for every case, repeats of a short case): ``--repeat N`` is (N, 1); auto is (1, 3).
+
+    Without ``--repeat``: the suite's own setting (``auto`` but for ``smoke``), and 1 for a one-case run.
+    """
+    repeat = args.repeat
+    if repeat is None:
+        from oocbench.harness.suites import get_suite
+
+        repeat = get_suite(args.suite).repeats if args.suite else 1
+    return (1, AUTO_REPEATS) if repeat == "auto" else (int(repeat), 1)
+
+
+def _memory(text: str) -> int:
+    """argparse type of ``--memory-limit``: :func:`oocbench.config.parse_memory` against this machine's RAM."""
+    import psutil
+
+    try:
+        return config.parse_memory(text, psutil.virtual_memory().total)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 #: seeds numpy's and scikit-learn's generators all accept (sklearn's random_state: 0 to 2^32 - 1)
 MAX_SEED = 2**32 - 1
@@ -201,8 +259,8 @@ def _check_scales(cases) -> None:
     from oocbench.datasets.bundled import ScaleTooLargeError
 
     for name, scale, seed in dict.fromkeys((c.dataset, c.scale, c.seed) for c in cases):
-        if not hasattr(datasets.get_generator(name), "build"):
-            continue  # synthetic: written at any scale
+        if datasets.get_source(name).kind == "synthetic":
+            continue  # drawn from a seed: written at any scale
         fresh = not (datasets.dataset_root(name, scale, seed) / "manifest.json").exists()
         try:
             ds = datasets.load(name, scale, seed)
@@ -233,15 +291,86 @@ def _names(text: str | None, flag: str) -> list[str] | None:
     return names
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _param(text: str) -> tuple[str, list[str]]:
+    """``--param NAME=V1[,V2...]`` -> ``(NAME, ["V1", "V2"])``; the values are typed once the name is known."""
+    name, eq, values = text.partition("=")
+    name = name.strip()
+    if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE[,VALUE...]: {text!r}")
+    parts = [v.strip() for v in values.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"{name}: an empty value in {values!r}")
+    return name, parts
 
+
+def param_value(text: str) -> Any:
+    """A hyperparameter's value from the command line: a whole number, else a finite float, else ``true`` /
+    ``false``, else ``none`` (``None``: "unset" for several libraries), else the text itself.
+
+    >>> [param_value(t) for t in ("3", "0.1", "1e-4", "True", "none", "invscaling")]
+    [3, 0.1, 0.0001, True, None, 'invscaling']
+    """
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if not math.isfinite(value):
+            raise UsageError(f"--param value {text!r} is not a finite number")
+        return value
+    return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)
+
+
+def _knob_value(name: str, text: str) -> Any:
+    """A harness knob's value from ``--param``, checked as its own option checks it (``--batch-size``...)."""
+    from oocbench.adapters.base import PROFILES, THREAD_MODES
+
+    parse = {"batch_size": _positive(int, maximum=config.MAX_ROWS), "passes": lambda t: _whole(t, 1, MAX_PASSES),
+             "hash_bits": _hash_bits, "seed": _seed, "threads": _choice(THREAD_MODES), "profile": _choice(PROFILES)}
+    try:
+        return parse[name](text)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--param {name}={text}: {exc}") from None
+
+
+def _choice(choices: tuple[str, ...]):
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _grid(args: argparse.Namespace) -> dict[str, list]:
+    """``--param`` options as a grid: name -> typed values, in the order given, each once."""
+    from oocbench.records import HARNESS_KNOBS
+
+    grid: dict[str, list] = {}
+    for name, parts in args.param or ():
+        if name in grid:
+            raise UsageError(f"--param {name} given twice: give its values once, comma-separated")
+        if name in HARNESS_KNOBS and getattr(args, name) is not None:  # each knob has its option, same name
+            raise UsageError(f"--param {name} and --{name.replace('_', '-')} both given: give one")
+        values = [_knob_value(name, p) if name in HARNESS_KNOBS else param_value(p) for p in parts]
+        grid[name] = list({(type(v), v): v for v in values}.values())  # 1 and 1.0 and True stay apart here
+    return grid
+
+
+def _missing(args: argparse.Namespace) -> list[str]:
+    return [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
+
+
+def _cases(args: argparse.Namespace) -> list | None:
+    """The cases the ``run`` options ask for (``None`` when neither ``--suite`` nor adapter, dataset and scale
+    are given): a suite narrowed by the options, or one adapter on one dataset, times the ``--param`` grid;
+    names and values checked (exit 2 on an unknown name, a value of the wrong type, an override with no effect).
+    """
     from oocbench import datasets
     from oocbench.adapters.registry import get_entry
-    from oocbench.harness.runner import Limits
-    from oocbench.harness.suites import ResultsDirError, available_datasets, expand, get_suite, run_cases
-    from oocbench.records import RECORDS_FILE, CaseSpec
+    from oocbench.harness.suites import Suite, available_datasets, check_params, expand, get_suite
 
+    grid = _grid(args)
     if args.suite:
         suite = get_suite(args.suite)
         adapters, names = _names(args.adapter, "--adapter"), _names(args.dataset, "--dataset")
@@ -249,27 +378,38 @@ def cmd_run(args: argparse.Namespace) -> int:
             get_entry(a)
         # --dataset / --scale narrow a suite (comma-separated), e.g. for a quick look or a test
         for d in names or ():
-            datasets.get_generator(d)
-        scales = _scales(args.scale) if args.scale else None
+            datasets.get_source(d)
         if not names and (absent := available_datasets(suite)[1]):
             err.print(f"suite {suite.name}: dataset(s) {', '.join(absent)} not available here, left out")
-        cases = expand(suite, adapters, repeat=args.repeat, datasets=names, scales=scales, passes=args.passes)
-        # an option given on the command line replaces the suite's setting (it was silently dropped before)
-        given = {field: value for field, value in (("hash_bits", args.hash_bits), ("batch_size", args.batch_size),
-                                                   ("profile", args.profile), ("threads", args.threads),
-                                                   ("seed", args.seed)) if value is not None}
-        cases = list(dict.fromkeys(dataclasses.replace(c, **given) for c in cases))
+    elif _missing(args):
+        return None
     else:
-        missing = [f"--{n}" for n in ("adapter", "dataset", "scale") if getattr(args, n) is None]
-        if missing:
-            err.print(f"oocbench run: give --suite NAME, or {' '.join(missing)}")
-            return 2
         get_entry(args.adapter)
-        datasets.get_generator(args.dataset)
-        cases = [CaseSpec(adapter=args.adapter, dataset=args.dataset, scale=n,
-                          profile=args.profile or "matched", seed=args.seed or 0, batch_size=args.batch_size or 10_000,
-                          threads=args.threads or "1", repeat=r, hash_bits=args.hash_bits, passes=p)
-                 for n in _scales(args.scale) for p in (args.passes or [1]) for r in range(args.repeat)]
+        datasets.get_source(args.dataset)
+        adapters, names = [args.adapter], [args.dataset]
+        suite = Suite("command line", tuple(names), ())
+    scales = _scales(args.scale) if args.scale else None
+    cases = expand(suite, adapters, repeat=_repeats(args)[0], datasets=names, scales=scales, passes=args.passes, grid=grid)
+    # an option given on the command line replaces the suite's setting (it was silently dropped before)
+    given = {field: value for field, value in (("hash_bits", args.hash_bits), ("batch_size", args.batch_size),
+                                               ("profile", args.profile), ("threads", args.threads),
+                                               ("seed", args.seed)) if value is not None}
+    cases = list(dict.fromkeys(dataclasses.replace(c, **given) for c in cases))
+    return check_params(cases, lambda name: datasets.get_source(name).task)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from oocbench.harness.eta import Eta
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import ResultsDirError, run_cases
+    from oocbench.records import RECORDS_FILE
+
+    cases = _cases(args)
+    if cases is None:
+        err.print(f"oocbench run: give --suite NAME, or {' '.join(_missing(args))}")
+        return 2
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
     if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
@@ -279,21 +419,35 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
         return 2
     _check_scales(cases)
-    limits = Limits(timeout_s=args.timeout, grace_s=args.grace,
-                    memory_bytes=max(1, int(args.memory_limit * 2**30)) if args.memory_limit else None)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as progress:
-        bar = progress.add_task("starting", total=len(cases))
-
+    limits = Limits(timeout_s=args.timeout, grace_s=args.grace, memory_bytes=args.memory_limit)
+    eta = Eta(cases)
+    started: dict[str, float] = {}
+    # stdout carries only the JSON document with --json: result lines go to stderr then
+    lines = err if args.json else console
+    with Progress(TextColumn("{task.description}"), BarColumn(), _RunColumn(), console=err, transient=True) as progress:
+        bar = progress.add_task("starting", total=len(cases), eta=None, kind="run")
+        case_bar = progress.add_task("", total=None, kind="case", visible=False)
         kept = 0
+
+        def on_plan(queue) -> None:
+            eta.plan(queue)
+            progress.update(bar, total=len(queue))
+
+        def on_start(spec) -> None:
+            started[spec.key()] = time.monotonic()
+            progress.reset(case_bar, description=spec.label(), visible=True)
 
         def on_done(record) -> None:
             nonlocal kept
             progress.advance(bar)
             if record is None:
                 kept += 1
-            else:
-                progress.console.print(summary_line(record), highlight=False, markup=False)
+                return
+            t0 = started.pop(record.case.key(), None)
+            eta.finished(record.case, None if t0 is None else time.monotonic() - t0)
+            progress.update(bar, eta=eta.remaining())
+            progress.update(case_bar, visible=False)
+            lines.print(summary_line(record), highlight=False, markup=False)
 
         failed: list = []  # harness failures: not results, never recorded, exit code 1
         skipped: list = []  # lines of records.jsonl that are not valid records
@@ -304,16 +458,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 records = run_cases_dispatched(cases, args.results, args.dispatch, to_str(config.data_dir()),
                                                limits, memray=not args.no_memray, force=args.force,
-                                               on_start=lambda spec: progress.update(bar, description=spec.label()),
-                                               on_done=on_done, errors=failed, skipped=skipped)
+                                               on_start=on_start, on_done=on_done, errors=failed, skipped=skipped)
             except DispatchError as exc:
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False)
                 return 1
         else:
             try:
                 records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
-                                    on_start=lambda spec: progress.update(bar, description=spec.label()),
-                                    on_done=on_done, errors=failed, skipped=skipped)
+                                    on_start=on_start, on_done=on_done, errors=failed, skipped=skipped,
+                                    repeat_short=_repeats(args)[1], on_plan=on_plan)
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1
@@ -322,19 +475,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         err.print(f"oocbench run: skipped {len(skipped)} line(s) of {Path(args.results) / RECORDS_FILE} that are not "
                   f"valid records (their cases count as not recorded): {shown}", highlight=False, markup=False,
                   soft_wrap=True)
-    if len(records) > 1:
-        console.print(summary_table(records))
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    console.print(f"{len(records)} case(s): " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
-                  + (f" ({kept} already recorded, kept; --force reruns them)" if kept else ""))
-    console.print(f"records: {Path(args.results) / RECORDS_FILE}")
+    if args.json:
+        _print_json({"records": [r.to_dict() for r in records], "statuses": statuses, "kept": kept,
+                     "records_file": str(Path(args.results) / RECORDS_FILE),
+                     "harness_failures": [{"case": s.label(), "reason": why} for s, why in failed]})
+    else:
+        if len(records) > 1:
+            console.print(summary_table(records))
+        console.print(f"{len(records)} case(s): " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
+                      + (f" ({kept} already recorded, kept; --force reruns them)" if kept else ""))
+        console.print(f"records: {Path(args.results) / RECORDS_FILE}")
     for spec, why in failed:
         err.print(f"HARNESS FAILURE (not recorded; rerun retries it): {spec.label()}: {why}",
                   highlight=False, markup=False)
-    # 0: every case ran and has a record (a backend's timeout / oom / crash is a result); 1: the harness failed
-    return 1 if failed else 0
+    # 0: every case ran and has a record (a backend's timeout / oom / crash is a result); 1: the harness failed;
+    # 3 with --strict: a case did not end ok
+    if failed:
+        return 1
+    return 3 if args.strict and any(r.status != "ok" for r in records) else 0
+
+
+class _RunColumn(ProgressColumn):
+    """The run's row: cases done and the expected time left (:class:`~oocbench.harness.eta.Eta`); the running
+    case's row: how long it has run."""
+
+    def render(self, task) -> Text:
+        from oocbench.fmt import fmt_seconds
+
+        if task.fields.get("kind") == "case":
+            return Text(f"{fmt_seconds(task.elapsed or 0)} elapsed")
+        left = task.fields.get("eta")
+        return Text(f"{task.completed:,}/{task.total:,} cases, "
+                    + ("estimating time left" if left is None else f"~{fmt_seconds(left)} left"))
 
 
 def summary_table(records) -> Table:
@@ -366,7 +541,7 @@ def summary_table(records) -> Table:
             if c["status"] != "ok":
                 lines.append(f"[red]{c['status']}[/]")
             row.append("\n".join(lines))
-        table.add_row(adapter, dataset, *row)
+        table.add_row(escape(adapter), escape(dataset), *row)  # "[batch 1,000]" is not markup
     return table
 
 
@@ -399,13 +574,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_adapter(args: argparse.Namespace) -> int:
+    from oocbench.adapters.checks import run_checks_cli
+
+    return run_checks_cli(args.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from oocbench.adapters.base import PROFILES, THREAD_MODES  # the choices the adapters define, in one place
+    from oocbench.harness.suites import SHORT_FIT_S, SUITES
 
     p = argparse.ArgumentParser(prog="oocbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="adapters (with install status), datasets and scales").set_defaults(func=cmd_list)
+    ls = sub.add_parser("list", help="adapters (with install status), datasets and scales")
+    ls.add_argument("--json", action="store_true", help="one JSON document on stdout instead of tables")
+    ls.set_defaults(func=cmd_list)
 
     g = sub.add_parser("generate", help="write a dataset at a scale (Parquet shards + manifest)")
     g.add_argument("dataset", nargs="?", help="dataset name (see `oocbench datasets`)")
@@ -420,10 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="datasets: task, tiers, what is on disk (rows, bytes), known optimum")
     d.add_argument("--out", type=_where, default=None,
                    help="data directory or URL (default $OOCBENCH_DATA_DIR or ./data)")
+    d.add_argument("--json", action="store_true", help="one JSON document on stdout instead of a table")
     d.set_defaults(func=cmd_datasets)
 
     r = sub.add_parser("run", help="run one case, or a suite, each in a fresh process; append records")
-    r.add_argument("--suite", help="smoke, quick, default or full (see oocbench/suites.py)")
+    r.add_argument("--suite", help=f"a named grid of cases: {', '.join(SUITES)} (oocbench/harness/suites.py)")
     r.add_argument("--adapter", help="adapter name (with --suite: a comma-separated subset)")
     r.add_argument("--dataset", help="dataset name (with --suite: a comma-separated subset)")
     r.add_argument("--scale", help="rows or tier; comma-separated values run each (a value given twice, as 1e4 "
@@ -441,14 +626,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hash-bits", type=_hash_bits, default=None, metavar="BITS",
                    help="categorical columns hash into 2^BITS buckets (1-30; default 18, as VW's -b 18)")
     r.add_argument("--seed", type=_seed, default=None, help=f"dataset and model seed, 0 to {MAX_SEED} (default 0)")
+    r.add_argument("--param", type=_param, action="append", default=None, metavar="NAME=V[,V...]",
+                   help="set an adapter hyperparameter (e.g. eta0, alpha; an unknown name lists the valid ones) or a "
+                        "harness knob (batch_size, passes, hash_bits, threads, seed, profile); repeatable; comma-"
+                        "separated values make a grid (every combination a case); values are read as whole "
+                        "number, number, true/false, none, else text; with --suite: adds to or replaces the "
+                        "suite's grid")
     # the maxima only catch typos (1e308 GiB overflowed; --repeat 10^9 built a billion cases before running one)
-    r.add_argument("--repeat", type=_positive(int, maximum=MAX_REPEAT), default=1,
-                   help=f"fresh model each repeat (at most {MAX_REPEAT})")
-    r.add_argument("--timeout", type=_positive(float, maximum=MAX_TIMEOUT_S), default=600.0, help="seconds per case")
+    r.add_argument("--repeat", type=_repeat, default=None, metavar="N|auto",
+                   help=f"runs of each case, a fresh model each time (1 to {MAX_REPEAT}); auto: {AUTO_REPEATS} where "
+                        f"the first run's fit took under {SHORT_FIT_S:g} s (one run of a short fit is noise; the "
+                        "extra runs skip memray), else 1 (default: auto with --suite, except smoke; 1 for one case)")
+    r.add_argument("--strict", action="store_true",
+                   help="exit 3 when a case did not end ok (timeout, oom, error, crashed, skipped, not-installed)")
+    r.add_argument("--json", action="store_true",
+                   help="print the run's records as one JSON document on stdout (result lines go to stderr)")
+    r.add_argument("--timeout", type=_positive(float, maximum=MAX_TIMEOUT_S), default=600.0,
+                   help="seconds per case before it is stopped and recorded timeout (default %(default)g)")
     r.add_argument("--grace", type=_positive(float, allow_zero=True, maximum=MAX_TIMEOUT_S), default=5.0,
-                   help="seconds between SIGINT, SIGTERM and SIGKILL on timeout")
-    r.add_argument("--memory-limit", type=_positive(float, maximum=MAX_MEMORY_GIB), default=None,
-                   help="GiB of process-tree RSS (default 80%% of RAM)")
+                   help="seconds between SIGINT, SIGTERM and SIGKILL on timeout (default %(default)g)")
+    r.add_argument("--memory-limit", type=_memory, default=None, metavar="SIZE",
+                   help="cap on a case's process-tree RSS: 12GiB, 500MB, 50%% (of RAM) or a plain number of GiB; "
+                        "past it the case is killed and recorded oom (default 80%% of RAM)")
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")
     r.add_argument("--results", type=Path, default=None, help="results directory (default ./results)")
@@ -469,6 +668,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default ./results)")
     rp.add_argument("--out", type=Path, default=None, help="report directory (default RESULTS/report)")
     rp.set_defaults(func=cmd_report)
+
+    ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "
+                                              "its entry point is installed): PASS / SKIP / FAIL per check; exit 1 "
+                                              "if one fails")
+    ca.add_argument("name", help="adapter name (see `oocbench list`)")
+    ca.set_defaults(func=cmd_check_adapter)
     return p
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 #: Named scale tiers (rows of training data). Any positive integer is a valid scale too.
@@ -63,3 +64,37 @@ def parse_scale(text: str | int) -> int:
     if rows < 1 or rows > MAX_ROWS:
         raise ValueError(f"scale must be from 1 to {MAX_ROWS:.0e} rows, got {text!r}")
     return rows
+
+
+_MEMORY_UNITS = {"": 2**30, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+                 "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_memory(text: str, total_bytes: int) -> int:
+    """A memory limit in bytes from ``"12GiB"``, ``"500MB"``, ``"50%"`` (of ``total_bytes``) or ``"12"`` (GiB).
+
+    The one unit every command takes for a memory limit (``oocbench run --memory-limit``,
+    ``scripts/huge_run.py --memory-limit``).
+
+    >>> parse_memory("12GiB", 0), parse_memory("1.5", 0), parse_memory("50%", 8 * 2**30) == 4 * 2**30
+    (12884901888, 1610612736, True)
+    >>> parse_memory("lots", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: memory limit must be bytes with a unit (12GiB, 500MB), a share of RAM (50%) or GiB (12), got 'lots'
+    """
+    raw = str(text).strip().replace(" ", "")
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[0-9]+)?)(%|[a-zA-Z]*)", raw)
+    unit = match.group(2).lower() if match else None
+    if match is None or (unit != "%" and unit not in _MEMORY_UNITS):
+        raise ValueError("memory limit must be bytes with a unit (12GiB, 500MB), a share of RAM (50%) or GiB (12), "
+                         f"got {text!r}")
+    value = float(match.group(1))
+    if unit == "%":
+        if not 0 < value <= 100:
+            raise ValueError(f"a memory limit in % of RAM must be in (0, 100], got {text!r}")
+        return max(1, int(total_bytes * value / 100))
+    out = value * _MEMORY_UNITS[unit]
+    if not math.isfinite(out) or out < 1 or out > 2**60:
+        raise ValueError(f"memory limit must be from 1 byte to 1 EiB, got {text!r}")
+    return int(out)

@@ -23,6 +23,9 @@ from typing import Any
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "timeout", "oom", "error", "crashed", "not-installed", "skipped")
 RECORDS_FILE = "records.jsonl"
+#: the fields of :class:`CaseSpec` that ``oocbench run --param NAME=VALUE`` and a suite's grid may set besides the
+#: adapters' hyperparameters (which go into ``CaseSpec.params``)
+HARNESS_KNOBS = ("batch_size", "passes", "hash_bits", "threads", "seed", "profile")
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,15 @@ class CaseSpec:
     batch_size: int = 10_000
     threads: str = "1"
     repeat: int = 0
-    params: tuple[tuple[str, Any], ...] = ()  # hyperparameter overrides, sorted (name, value) pairs
+    params: tuple[tuple[str, Any], ...] = ()  # hyperparameter overrides (--param, a suite's grid), sorted pairs
     hash_bits: int | None = None  # 2**hash_bits buckets for categorical columns; None: the feature layer's default
     passes: int = 1  # passes over the training rows (re-streamed, or the library's own multi-pass mode)
 
     def key(self) -> str:
         """A stable id of the identity, used to skip cases already done.
 
-        A field added after records existed is left out while it has its default, so those records keep their key.
+        A field added after records existed is left out while it has its default, so those records keep their key;
+        ``params`` (empty: ``[]``) was there from the start, so overrides change the key and no override leaves it.
         """
         ident = asdict(self)
         if self.passes == 1:
@@ -53,10 +57,10 @@ class CaseSpec:
 
     def setting(self) -> str:
         """The settings besides adapter, dataset, scale, profile and threads that differ from the defaults, in
-        words ("" for none): reports and summaries keep such cases apart.
+        words ("" for none), hyperparameter overrides last: reports and summaries keep such cases apart.
 
-        >>> CaseSpec("a", "d", 10, passes=3, hash_bits=20).setting()
-        '3 passes, 2^20 buckets'
+        >>> CaseSpec("a", "d", 10, passes=3, hash_bits=20, params=(("eta0", 0.1),)).setting()
+        '3 passes, 2^20 buckets, eta0=0.1'
         """
         parts = []
         if self.passes != 1:
@@ -67,12 +71,14 @@ class CaseSpec:
             parts.append(f"batch {self.batch_size:,}")
         if self.seed != 0:
             parts.append(f"seed {self.seed}")
+        parts += [f"{name}={value}" for name, value in self.params]
         return ", ".join(parts)
 
     def label(self) -> str:
         passes = f" passes={self.passes}" if self.passes != 1 else ""
-        return (f"{self.adapter} {self.dataset} n={self.scale:,} {self.profile} threads={self.threads}{passes} "
-                f"#{self.repeat}")
+        params = "".join(f" {name}={value}" for name, value in self.params)
+        return (f"{self.adapter} {self.dataset} n={self.scale:,} {self.profile} threads={self.threads}{passes}"
+                f"{params} #{self.repeat}")
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python scripts/huge_run.py                     # the real run: rows from RAM (see below)
-    .venv/bin/python scripts/huge_run.py --rows 2e5 --adapters sklearn.sgd,sklearn.batch --memory-fraction 0.3
+    .venv/bin/python scripts/huge_run.py --rows 2e5 --adapters sklearn.sgd,sklearn.batch --memory-limit 30%
 
 What it does, in order, printing every figure the README needs:
 
@@ -17,7 +17,7 @@ What it does, in order, printing every figure the README needs:
 3. **generates** it (resumable: a killed generation keeps its finished shards; a complete dataset is reused)
    and prints the time and MB/s;
 4. **runs each adapter** through the real isolated runner (its own child process, time and memory limits;
-   ``--memory-fraction`` is the cap as a fraction of RAM, 0.5 by default so the deliberate ``sklearn.batch`` OOM
+   ``--memory-limit`` is the cap, in the unit ``oocbench run`` takes (``50%`` of RAM by default, or ``12GiB``) so the deliberate ``sklearn.batch`` OOM
    is killed with half the machine still free), without the memray run (a second full pass, and memray slows
    code 1.1-3x), appending records to ``results/huge/records.jsonl``; a case already recorded there is kept
    (rerun to resume), a crash of one case never stops the others;
@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path("data/huge"), help="data directory (default data/huge)")
     p.add_argument("--results", type=Path, default=Path("results/huge"), help="records (default results/huge)")
     p.add_argument("--timeout", type=float, default=3 * 3600.0, help="seconds per case (default 3 h)")
-    p.add_argument("--memory-fraction", type=float, default=0.5,
-                   help="per-case cap on process-tree RSS, fraction of RAM (default 0.5)")
+    p.add_argument("--memory-limit", default="50%",
+                   help="per-case cap on process-tree RSS, as `oocbench run --memory-limit` takes it: 50%% (of RAM, "
+                        "the default), 12GiB, or GiB")
     p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--force", action="store_true", help="rerun cases already in the records")
     args = p.parse_args(argv)
@@ -172,10 +173,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- run ------------------------------------------------------------------------------------------
     os.environ["OOCBENCH_DATA_DIR"] = str(args.data)  # the runner loads the dataset from there (no generation)
-    cap = int(args.memory_fraction * ram)
+    from oocbench.config import parse_memory
+
+    try:
+        cap = parse_memory(args.memory_limit, ram)
+    except ValueError as exc:
+        p.error(str(exc))
     limits = Limits(timeout_s=args.timeout, memory_bytes=cap)
     print(f"cases: {', '.join(adapters)}; timeout {args.timeout:.0f} s; memory cap {gib(cap)} "
-          f"({args.memory_fraction:.0%} of RAM); records -> {args.results / RECORDS_FILE}", flush=True)
+          f"({cap / ram:.0%} of RAM); records -> {args.results / RECORDS_FILE}", flush=True)
     cases = [CaseSpec(adapter=a, dataset=NAME, scale=rows, batch_size=args.batch_size) for a in adapters]
     failed: list = []
 

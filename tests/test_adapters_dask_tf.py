@@ -96,7 +96,7 @@ def test_local_cluster_sized_by_threads_and_fully_closed(threads, processes, tin
         workers = list(adapter._client.scheduler_info(n_workers=-1)["workers"].values())
         expected = 1 if threads == "1" else os.cpu_count()
         assert [w["nthreads"] for w in workers] == [expected]
-        assert adapter.hyperparameters["cluster"] == (f"LocalCluster(processes={processes}): 1 worker(s) x "
+        assert adapter.effective_hyperparameters()["cluster"] == (f"LocalCluster(processes={processes}): 1 worker(s) x "
                                                       f"[{expected}] thread(s)")
         worker_pids = set(adapter._client.run(os.getpid).values())
         if processes:
@@ -158,13 +158,13 @@ def test_external_scheduler_used_and_left_running(external_scheduler, tiny, monk
     before = _children()
     adapter = GLM("binary", ds.n_features)
     try:
-        assert adapter._cluster is None and adapter.hyperparameters["cluster"].startswith(f"external scheduler {address}")
+        assert adapter._cluster is None and adapter.effective_hyperparameters()["cluster"].startswith(f"external scheduler {address}")
         worker_pids = set(adapter._client.run(os.getpid).values())
         assert worker_pids <= {c.pid for p in procs for c in [psutil.Process(p.pid), *psutil.Process(p.pid).children(True)]}
         assert _children() == before, "no local cluster may be started when a scheduler is given"
         stream = BatchStream(ds, ds.rows, 500)
         adapter.fit(stream)
-        assert adapter.hyperparameters["C"] == pytest.approx(1 / (ds.rows * 1e-4))  # the matched L2 mapping
+        assert adapter.effective_hyperparameters()["C"] == pytest.approx(1 / (ds.rows * 1e-4))  # the matched L2 mapping
         loss, floor = _holdout_score(adapter, stream)
         assert loss < floor
     finally:
@@ -206,7 +206,7 @@ def test_tf_pipeline_cardinality_one_step_per_batch_and_threads(tiny, caplog, ca
 
         assert tf.config.threading.get_intra_op_parallelism_threads() == 1
         assert tf.config.threading.get_inter_op_parallelism_threads() == 1
-        assert adapter.hyperparameters["intra_op_threads"] == 1
+        assert adapter.effective_hyperparameters()["intra_op_threads"] == 1
         pipeline = adapter.dataset(stream)
         assert int(pipeline.cardinality()) == math.ceil(3700 / 500)
         adapter.fit(stream)

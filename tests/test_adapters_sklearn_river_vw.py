@@ -43,8 +43,8 @@ def test_registered_with_extra_and_published_hyperparameters(name):
     for profile in ("matched", "recommended"):
         adapter = cls("binary", 5, profile=profile)
         try:
-            assert adapter.hyperparameters, f"{name} publishes no hyperparameters"
-            json.dumps(adapter.hyperparameters)  # goes into every record as JSON
+            assert adapter.effective_hyperparameters(), f"{name} publishes no hyperparameters"
+            json.dumps(adapter.effective_hyperparameters())  # goes into every record as JSON
         finally:
             adapter.close()
 
@@ -55,7 +55,7 @@ def test_matched_and_recommended_profiles_differ(name):
         pytest.skip(discover()[name].reason)
     cls = get_adapter(name)
     matched, recommended = cls("binary", 5, profile="matched"), cls("binary", 5, profile="recommended")
-    assert matched.hyperparameters != recommended.hyperparameters
+    assert matched.effective_hyperparameters() != recommended.effective_hyperparameters()
     matched.close()
     recommended.close()
 
@@ -157,7 +157,7 @@ river = pytest.mark.skipif(not _installed("river.linear"), reason="river not ins
 def test_river_linear_many_takes_one_step_per_mini_batch_and_linear_one_per_row(tiny):
     stream = _stream(tiny, rows=3000, batch_size=500)
     many, one = _fitted("river.linear-many", stream), _fitted("river.linear", stream)
-    m = many.hyperparameters["rows_per_step"]
+    m = many.effective_hyperparameters()["rows_per_step"]
     assert many.model.optimizer.n_iterations == (3000 // 500) * -(-500 // m)  # ceil(batch / m) calls per batch
     assert one.model.optimizer.n_iterations == 3000
     assert "one sgd step on the mean gradient per learn_many" in many.update_semantics.lower()
@@ -183,12 +183,12 @@ def test_sklearn_batch_holds_every_row_and_is_the_exact_optimum(tiny, task):
     assert adapter.rows_in_memory == stream.rows
     X = np.concatenate([b[0] for b in stream])
     y = np.concatenate([b[1] for b in stream])
-    alpha = adapter.hyperparameters["alpha"]
+    alpha = adapter.effective_hyperparameters()["alpha"]
     if task == "binary":  # C = 1 / (alpha n) is published, and is the model that was fitted
-        assert adapter.hyperparameters["C"] == pytest.approx(1 / (alpha * stream.rows))
+        assert adapter.effective_hyperparameters()["C"] == pytest.approx(1 / (alpha * stream.rows))
         ref = LogisticRegression(C=1 / (alpha * stream.rows)).fit(X, y).coef_.ravel()
     else:
-        assert adapter.hyperparameters["ridge_alpha"] == pytest.approx(alpha * stream.rows)
+        assert adapter.effective_hyperparameters()["ridge_alpha"] == pytest.approx(alpha * stream.rows)
         ref = Ridge(alpha=alpha * stream.rows).fit(X, y).coef_.ravel()
     np.testing.assert_allclose(adapter.explain(), ref, rtol=1e-3, atol=1e-4)
     adapter.close()
@@ -214,5 +214,5 @@ def test_passive_aggressive_single_batch_and_calibrated_probabilities(tiny):
     X, y = next(iter(one.holdout()))
     p = adapter.predict_batch(X)
     assert np.all((p > 0) & (p < 1)) and task_metrics("binary", y, p)["log_loss"] < np.log(2)
-    assert adapter.hyperparameters["learning_rate"] == "pa1" and adapter.hyperparameters["loss"] == "hinge"
+    assert adapter.effective_hyperparameters()["learning_rate"] == "pa1" and adapter.effective_hyperparameters()["loss"] == "hinge"
     adapter.close()

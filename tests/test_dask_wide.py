@@ -73,7 +73,7 @@ def test_incremental_on_csr_beats_constant_and_equals_plain_loop(data_base):
         adapter.fit(stream)
         loss, floor = _holdout_loss(adapter, stream)
         assert loss < floor, (loss, floor)
-        hp = adapter.hyperparameters
+        hp = adapter.effective_hyperparameters()
         assert hp["fit_intercept"] is False and hp["sparse_intercept"].startswith("constant column")
         # the plain loop: the same estimator's partial_fit over the same blocks, in stream order
         plain = SGDClassifier(**{k: v for k, v in hp.items() if k not in (

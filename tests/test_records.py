@@ -73,3 +73,15 @@ def test_a_record_that_cannot_be_written_whole_leaves_nothing_and_raises(tmp_pat
     assert "refused:" in out.stdout and "was not saved" in out.stdout and "sklearn.sgd" in out.stdout
     assert path.read_bytes() == before  # the partial line was cut away: the file is as it was
     assert [r.case.scale for r in read_records(path)] == [1000]
+
+
+def test_overrides_are_identity_setting_and_label_and_survive_a_roundtrip(tmp_path):
+    plain = CaseSpec("sklearn.sgd", "synth-ctr", 3000)
+    tuned = CaseSpec("sklearn.sgd", "synth-ctr", 3000, params=(("average", True), ("eta0", 0.1), ("penalty", None),
+                                                                ("tag", "x")))
+    assert plain.key() != tuned.key() and plain.setting() == ""
+    assert tuned.setting() == "average=True, eta0=0.1, penalty=None, tag=x"  # summaries keep grid points apart
+    assert "eta0=0.1" in tuned.label()
+    append_record(tmp_path / "r.jsonl", CaseRecord(case=tuned))
+    back = read_records(tmp_path / "r.jsonl")[0].case
+    assert back == tuned and back.key() == tuned.key()  # the rerun of a grid finds its cases by key

@@ -53,7 +53,7 @@ def test_linear_many_on_csr_beats_the_constant_predictor_with_matched_steps(tiny
     stream = _ctr(tiny, "river.linear-many")
     assert stream.input_format == "csr"
     adapter = _fit("river.linear-many", stream)
-    hp = adapter.hyperparameters
+    hp = adapter.effective_hyperparameters()
     # the mini-batch rate is the per-row schedule summed over the mini-batch: eta0 * sqrt(rows_per_step)
     assert hp["step_eta0"] == pytest.approx(hp["eta0"] * math.sqrt(hp["rows_per_step"]))
     assert adapter.model.optimizer.n_iterations == stream.rows // hp["rows_per_step"]
@@ -87,7 +87,7 @@ def test_hoeffding_tree_gets_raw_categorical_values(tiny):
     assert stream.input_format == "arrow"
     adapter = _fit("river.hoeffding-tree", stream)
     categorical = stream.spec.categorical
-    assert adapter.model.nominal_attributes == categorical == adapter.hyperparameters["nominal_attributes"]
+    assert adapter.model.nominal_attributes == categorical == adapter.effective_hyperparameters()["nominal_attributes"]
     table, _ = next(iter(stream))
     row = next(adapter._dicts(table))
     assert set(row) == set(table.column_names)
@@ -158,9 +158,9 @@ def test_tree_settings_for_categorical_data_apply_to_categorical_data_only():
     arrow = HoeffdingTree("binary", 5, input_format="arrow")
     mine = HoeffdingTree("binary", 5, input_format="arrow", params={"grace_period": 300})
     try:
-        assert dense.hyperparameters["split_criterion"] == "info_gain" and not dense.hyperparameters["binary_split"]
-        assert arrow.hyperparameters["split_criterion"] == "hellinger" and arrow.hyperparameters["binary_split"]
-        assert mine.hyperparameters["grace_period"] == 300 and mine.hyperparameters["binary_split"]
+        assert dense.effective_hyperparameters()["split_criterion"] == "info_gain" and not dense.effective_hyperparameters()["binary_split"]
+        assert arrow.effective_hyperparameters()["split_criterion"] == "hellinger" and arrow.effective_hyperparameters()["binary_split"]
+        assert mine.effective_hyperparameters()["grace_period"] == 300 and mine.effective_hyperparameters()["binary_split"]
         assert HoeffdingTree.describe()["sparse_profiles"]["matched"]["split_criterion"] == "hellinger"
     finally:
         for a in (dense, arrow, mine):

@@ -18,12 +18,13 @@ BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.
 
 
 def test_suites_are_defined_in_one_place_and_cover_wide_categorical_data():
-    quick = get_suite("quick")
-    assert quick.datasets == ("synth-binary", "synth-regression", "synth-ctr") and quick.scales == (10_000, 100_000)
-    assert quick.adapters == ()  # every installed adapter
+    quick = get_suite("quick")  # make bench: 3 scales over 2 decades (a scaling exponent), wide categorical data
+    assert quick.datasets == ("synth-binary", "synth-ctr") and quick.scales == (10_000, 100_000, 1_000_000)
+    assert "sklearn.batch" in quick.adapters and quick.repeats == "auto" and get_suite("smoke").repeats == 1
+    assert get_suite("default").adapters == ()  # every installed adapter
     assert set(SUITES) >= {"smoke", "quick", "default", "full"}
     present, absent = available_datasets(quick)
-    assert present == ["synth-binary", "synth-regression", "synth-ctr"] and absent == []
+    assert present == ["synth-binary", "synth-ctr"] and absent == []
     assert "synth-ctr" in get_suite("default").datasets
     assert {"synth-ctr", "synth-drift", "synth-nonlinear"} <= set(get_suite("full").datasets)
     assert "synth-nonlinear" in get_suite("default").datasets and get_suite("trees").adapters == ()
@@ -34,7 +35,7 @@ def test_suites_are_defined_in_one_place_and_cover_wide_categorical_data():
 
 def test_expand_order_narrowing_and_repeats():
     cases = expand(get_suite("quick"), ["sklearn.sgd", "x.y"], repeat=2)
-    assert len(cases) == 2 * 3 * 2 * 2
+    assert len(cases) == 2 * 3 * 2 * 2  # adapters x scales x datasets x repeats
     assert cases[0] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=0)
     assert cases[1] == CaseSpec("sklearn.sgd", "synth-binary", 10_000, repeat=1)
     assert len({c.key() for c in cases}) == len(cases)  # the repeat is part of the identity
@@ -109,3 +110,58 @@ def test_resume_redoes_the_cases_of_an_edited_adapter(tmp_path):
     kept = recorded(tmp_path / "records.jsonl")
     assert same.case.key() in kept and edited.case.key() not in kept
     assert info["source_sha256"] and len(info["source_sha256"]) == 64
+
+
+# ----- grids (issue 18): a suite's params axis, --param on top, checked against each adapter ----------------
+def test_a_grid_is_the_cartesian_product_with_knobs_as_fields_and_the_rest_as_params():
+    from oocbench.harness.suites import Suite
+
+    suite = Suite("g", ("synth-ctr",), (3000,), adapters=("sklearn.sgd",), grid={"alpha": (1e-5, 1e-4)})
+    cases = expand(suite, grid={"eta0": [0.01, 0.1, 1.0], "batch_size": [1000, 10_000]})  # extends the suite's
+    assert len(cases) == 2 * 3 * 2 and len({c.key() for c in cases}) == 12 and len({c.setting() for c in cases}) == 12
+    assert {c.batch_size for c in cases} == {1000, 10_000}
+    assert {c.params for c in cases} == {(("alpha", a), ("eta0", e)) for a in (1e-5, 1e-4) for e in (0.01, 0.1, 1.0)}
+    assert cases[0].setting() == "batch 1,000, alpha=1e-05, eta0=0.01"
+    # --param replaces a name's values in the suite's grid; a knob in the grid replaces that axis
+    again = expand(suite, grid={"alpha": [0.5], "profile": ["recommended"], "passes": [1, 2]}, repeat=2)
+    assert {c.params for c in again} == {(("alpha", 0.5),)} and {c.profile for c in again} == {"recommended"}
+    assert sorted(c.passes for c in again) == [1, 1, 2, 2] and len(set(again)) == len(again) == 4
+
+
+def test_the_tuning_suite_declares_a_grid_every_one_of_its_adapters_accepts():
+    from oocbench.harness.suites import check_params
+
+    tuning = get_suite("tuning")
+    cases = expand(tuning)
+    assert len(cases) == len(tuning.datasets) * len(tuning.adapters) * 9
+    assert check_params(cases, {"synth-binary": "binary", "synth-ctr": "binary"}.get) == cases
+
+
+def test_check_params_refuses_names_values_and_knobs_that_have_no_effect():
+    from dataclasses import replace
+
+    import pytest
+
+    from oocbench.harness.suites import UnknownParamError, check_params
+
+    binary = {"synth-binary": "binary", "synth-ctr": "binary", "synth-regression": "regression"}.get
+    one = CaseSpec("sklearn.sgd", "synth-binary", 1000, params=(("eta0", 1),))
+    assert check_params([one], binary)[0].params == (("eta0", 1.0),)  # declared float: 1 and 1.0 are one case
+    assert check_params([one, CaseSpec("sklearn.sgd", "synth-binary", 1000, params=(("eta0", 1.0),))], binary) == [
+        CaseSpec("sklearn.sgd", "synth-binary", 1000, params=(("eta0", 1.0),))]
+    with pytest.raises(UnknownParamError, match=r"unknown parameter 'nosuch' for sklearn.sgd; sklearn.sgd takes .*eta0"):
+        check_params([CaseSpec("sklearn.sgd", "synth-binary", 1000, params=(("nosuch", 1),))], binary)
+    # valid for one adapter of the run, not for the other: refused, naming which adapter lacks it
+    mixed = [CaseSpec(a, "synth-binary", 1000, params=(("eta0", 0.1),)) for a in ("sklearn.sgd", "sklearn.batch")]
+    with pytest.raises(UnknownParamError, match=r"'eta0' for sklearn.batch \(only sklearn.sgd of this run do"):
+        check_params(mixed, binary)
+    with pytest.raises(UnknownParamError, match="is a number"):
+        check_params([CaseSpec("sklearn.sgd", "synth-binary", 1000, params=(("alpha", "big"),))], binary)
+    # 'optimal' ignores eta0 (classification); the regressor runs 'optimal' as 'invscaling', where it counts
+    rec = CaseSpec("sklearn.sgd", "synth-binary", 1000, profile="recommended", params=(("eta0", 0.5),))
+    with pytest.raises(UnknownParamError, match="learning_rate='optimal' ignores eta0"):
+        check_params([rec], binary)
+    assert check_params([replace(rec, dataset="synth-regression")], binary)
+    assert check_params([replace(rec, params=(("eta0", 0.5), ("learning_rate", "constant")))], binary)
+    # inert for one input format only (tf.linear's power_t: its CSR profile runs Adagrad): it runs
+    assert check_params([CaseSpec("tf.linear", "synth-ctr", 1000, params=(("power_t", 0.3),))], binary)

@@ -50,7 +50,7 @@ def test_linear_on_ctr_beats_constant_and_never_builds_a_dense_batch(ctr):
     assert stream.input_format == "csr" and stream.n_features == 13 + 2**18
     adapter = Linear("binary", stream.n_features, input_format=stream.input_format)
     try:
-        hp = adapter.hyperparameters
+        hp = adapter.effective_hyperparameters()
         assert hp["optimizer"] == "adagrad" and hp["layers"] == f"Input({stream.n_features}, sparse) -> Dense(1)"
         # the data term's gradient for the kernel touches only the batch's columns: IndexedSlices, not a
         # (batch, width) product; the sparse input is multiplied, never densified
@@ -74,7 +74,7 @@ def test_mlp_on_ctr_sits_on_an_embedding_sum_and_learns(ctr):
     adapter = MLP("binary", stream.n_features, input_format="csr")
     try:
         first = adapter.model.layers[0]
-        assert tuple(first.kernel.shape) == (stream.n_features, adapter.hyperparameters["embedding_dim"])
+        assert tuple(first.kernel.shape) == (stream.n_features, adapter.effective_hyperparameters()["embedding_dim"])
         assert first.activation.__name__ == "linear"  # a plain sum of embeddings, the MLP's ReLUs come after
         for X, y in stream:
             adapter.partial_fit(X, y)  # the per-batch path (train_on_batch on a SparseTensor) works too
@@ -90,8 +90,8 @@ def test_dense_data_keeps_the_plain_mlp_and_caller_params_win_on_csr(tiny, ctr):
     assert stream.input_format == "dense"
     adapter = MLP("binary", stream.n_features, input_format="dense")
     try:
-        assert "embedding_dim" not in adapter.hyperparameters
-        assert adapter.hyperparameters["layers"] == "Input(20) -> Dense(64) -> Dense(64) -> Dense(1)"
+        assert "embedding_dim" not in adapter.effective_hyperparameters()
+        assert adapter.effective_hyperparameters()["layers"] == "Input(20) -> Dense(64) -> Dense(64) -> Dense(1)"
         adapter.fit(stream)
         loss, floor = _scores(adapter, stream)
         assert loss < floor
@@ -100,6 +100,6 @@ def test_dense_data_keeps_the_plain_mlp_and_caller_params_win_on_csr(tiny, ctr):
     # the CSR override of the matched optimizer sits under what the caller asked for
     wide = Linear("binary", 13 + 2**8, input_format="csr", params={"optimizer": "sgd", "power_t": 0.5})
     try:
-        assert wide.hyperparameters["optimizer"] == "sgd" and wide.hyperparameters["power_t"] == 0.5
+        assert wide.effective_hyperparameters()["optimizer"] == "sgd" and wide.effective_hyperparameters()["power_t"] == 0.5
     finally:
         wide.close()

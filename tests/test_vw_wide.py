@@ -86,7 +86,7 @@ def test_learns_synth_ctr_better_than_the_constant_and_follows_hash_bits(tiny):
         adapter.prepare(stream)
         adapter.fit(stream)
         assert adapter.fit_args.startswith("-d /dev/stdin ") and " -b 16 " in adapter.fit_args
-        assert adapter.hyperparameters["bit_precision"] == 16
+        assert adapter.effective_hyperparameters()["bit_precision"] == 16
         assert adapter.numeric_names == stream.spec.numeric and adapter.explain().shape == (len(stream.spec.numeric),)
         loss, floor = _holdout_loss(adapter, stream)
         assert loss < 0.985 * floor, (loss, floor)  # measured 0.163 vs 0.168 at 20k rows

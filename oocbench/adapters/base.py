@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from oocbench.records import HARNESS_KNOBS
+
 if TYPE_CHECKING:
     from oocbench.curve import Monitor
     from oocbench.features import BatchStream
@@ -96,6 +98,10 @@ class Adapter(ABC):
     Instance attributes set by the harness: ``passes`` (passes over the training rows), ``workdir`` (the case's
     temporary directory, for caches and model files: removed after the case), ``monitor`` (scores the holdout
     after each pass or round you report with :meth:`checkpoint`; ``None`` when nobody is listening).
+    ``hyperparameters`` is ``params``, then the profile, the categorical overrides and the caller's ``params``
+    (``overrides``), set by ``__init__`` and never changed after: what the adapter derives from them (a loss
+    name, a library's command line, a regularisation constant known at fit) is published by
+    :meth:`effective_hyperparameters`.
     """
 
     name: ClassVar[str]
@@ -133,9 +139,8 @@ class Adapter(ABC):
         self.input_format = input_format or self.input_formats[0]
         if self.input_format not in self.input_formats:
             raise ValueError(f"{self.name} takes {self.input_formats}, not {self.input_format!r} batches")
-        on_categorical = self.sparse_profiles.get(profile, {}) if self.input_format != "dense" else {}
-        self.hyperparameters: dict[str, Any] = {**self.params, **self.profiles.get(profile, {}), **on_categorical,
-                                                **(params or {})}
+        self.overrides: dict[str, Any] = dict(params or {})
+        self.hyperparameters: dict[str, Any] = self.resolve(profile, self.input_format, self.overrides)
         self._closed = False
         self.setup()
 
@@ -191,6 +196,30 @@ class Adapter(ABC):
         if cls.fit is Adapter.fit:
             return "the harness re-streams the same batches in the same order: partial_fit again, no reset"
         return cls.passes_semantics
+
+    @classmethod
+    def resolve(cls, profile: str, input_format: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The hyperparameters ``__init__`` sets: ``params``, the profile's, on categorical data (a non-dense
+        ``input_format``) the sparse profile's, then ``overrides``."""
+        on_categorical = cls.sparse_profiles.get(profile, {}) if input_format != "dense" else {}
+        return {**cls.params, **cls.profiles.get(profile, {}), **on_categorical, **(overrides or {})}
+
+    @classmethod
+    def accepted_params(cls) -> tuple[str, ...]:
+        """Names a case may set (``oocbench run --param``, a suite's grid), sorted: the keys of ``params``, of
+        every profile and sparse profile, and the harness's knobs (:data:`oocbench.records.HARNESS_KNOBS`)."""
+        names = set(cls.params) | set(HARNESS_KNOBS)
+        for table in (cls.profiles, cls.sparse_profiles):
+            for overrides in table.values():
+                names |= set(overrides)
+        return tuple(sorted(names))
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        """Hyperparameters that have no effect on the model under ``hyperparameters`` (as :meth:`resolve` gives
+        them), name -> why; default none. An override listed here is refused by ``oocbench run`` when it is inert
+        for every input format the adapter takes, and recorded under ``no_effect`` otherwise."""
+        return {}
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -253,6 +282,19 @@ class Adapter(ABC):
         """Wall seconds the monitor has spent scoring so far (0 unmonitored): subtract a difference of two
         readings from a phase timed inside fit."""
         return self.monitor.scoring_wall if self.monitor is not None else 0.0
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters as run, for the record: a copy of ``self.hyperparameters``, with ``no_effect``
+        (name -> why) for overrides :meth:`inert_params` says the model ignores.
+
+        Adapters that derive settings (a loss name, a library's command line, a constant known at fit) extend
+        this copy; the harness calls it after fit.
+        """
+        out = dict(self.hyperparameters)
+        inert = self.inert_params(self.task, self.hyperparameters, self.input_format)
+        if ignored := {name: why for name, why in inert.items() if name in self.overrides}:
+            out["no_effect"] = ignored
+        return out
 
     def fit_facts(self) -> dict[str, Any]:
         """Facts about the finished fit that belong in the record's ``extra`` (disk used by a cache...)."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from oocbench.adapters.base import Adapter
 from oocbench.adapters.sklearn import SGD as SklearnSGD
-from oocbench.adapters.sklearn import with_constant_column
+from oocbench.adapters.sklearn import sgd_inert, with_constant_column
 from oocbench.provenance import thread_count
 
 if TYPE_CHECKING:
@@ -113,9 +113,12 @@ class _DaskAdapter(Adapter):
         self._client.run(_warm_worker)
         workers = self._client.scheduler_info(n_workers=-1)["workers"].values()
         where = f"external scheduler {address}" if address else f"LocalCluster(processes={processes})"
-        self.hyperparameters["cluster"] = (f"{where}: {len(workers)} worker(s) x "
-                                           f"{sorted({w['nthreads'] for w in workers})} thread(s)")
+        self._as_run = {"cluster": f"{where}: {len(workers)} worker(s) x "
+                                   f"{sorted({w['nthreads'] for w in workers})} thread(s)"}
         self.build()
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), **self._as_run}
 
     def build(self) -> None:
         """Build the estimator from ``self.hyperparameters``."""
@@ -164,24 +167,27 @@ class Incremental(_DaskAdapter):
         from sklearn.linear_model import SGDClassifier, SGDRegressor
 
         hp = {k: v for k, v in self.hyperparameters.items()
-              if k not in ("cluster", "processes", "shuffle_blocks", "sparse_intercept")}
+              if k not in ("processes", "shuffle_blocks", "sparse_intercept")}
         # sklearn damps the intercept step of sparse input 100x: matched learns it as a constant column instead
         self.column = self.hyperparameters["sparse_intercept"] == "column" and self.input_format == "csr"
         if self.column:
-            hp["fit_intercept"] = self.hyperparameters["fit_intercept"] = False
-        self.hyperparameters["sparse_intercept"] = ("constant column, fit_intercept=False" if self.column
-                                                    else "sklearn's own")
+            hp["fit_intercept"] = self._as_run["fit_intercept"] = False
+        self._as_run["sparse_intercept"] = "constant column, fit_intercept=False" if self.column else "sklearn's own"
         if self.task == "binary":
             est = SGDClassifier(loss="log_loss", random_state=self.seed, **hp)
         else:
             if hp.get("learning_rate") == "optimal":  # classification-only, as in sklearn.sgd
-                hp["learning_rate"] = self.hyperparameters["learning_rate"] = "invscaling"
+                hp["learning_rate"] = self._as_run["learning_rate"] = "invscaling"
             est = SGDRegressor(loss="squared_error", random_state=self.seed, **hp)
         # random_state fixes the block order when shuffling, so a seed gives one result (else it varies per run)
         # a RandomState, not the int: the first pass's order is the same, and each further pass draws a new one
         self.model = DaskIncremental(est, shuffle_blocks=self.hyperparameters["shuffle_blocks"],
                                      random_state=np.random.RandomState(self.seed))
         self._kw = {"classes": np.array([0.0, 1.0])} if self.task == "binary" else {}
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        return sgd_inert(task, hyperparameters)
 
     def _X(self, X: Any) -> Any:
         return with_constant_column(X) if self.column else X
@@ -250,15 +256,21 @@ class GLM(_DaskAdapter):
     def build(self) -> None:
         self.model = None
 
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        if hyperparameters.get("alpha") is None:
+            return {}
+        return {"C": "C is computed from alpha and the row count (1 / (n alpha)): give alpha=none to set C yourself"}
+
     def fit(self, stream: BatchStream) -> None:
         from dask_ml.linear_model import LinearRegression, LogisticRegression
 
-        hp = self.hyperparameters  # the dict the record publishes: effective values are written into it
-        hp["solver_tol"] = hp["tol"]
+        hp = {**self.hyperparameters, "solver_tol": self.hyperparameters["tol"]}  # as run: C and tol from the rows
         if hp.get("alpha") is not None:
             scale = 1.0 if self.task == "binary" else 2.0
             hp["C"] = 1.0 / (scale * stream.rows * hp["alpha"])
             hp["solver_tol"] = hp["tol"] * stream.rows  # tol on the mean gradient, as sklearn.batch's lbfgs
+        self._as_run.update(C=hp["C"], solver_tol=hp["solver_tol"])
         cls = LogisticRegression if self.task == "binary" else LinearRegression
         self.model = cls(penalty="l2", solver=hp["solver"], C=hp["C"], max_iter=hp["max_iter"],
                          tol=hp["solver_tol"], random_state=self.seed)

@@ -98,13 +98,16 @@ class GBDT(Adapter):
         objective = "binary" if self.task == "binary" else "regression"
         self.train_params = {**self.hyperparameters, "objective": objective, "seed": self.seed, "verbose": -1,
                              "num_threads": thread_count(self.threads)}
-        self.hyperparameters = {**self.hyperparameters, "objective": objective,
-                                "num_threads": self.train_params["num_threads"]}
-        if self.input_format == "arrow":  # LightGBM's categorical settings stay its defaults
-            self.hyperparameters["categorical_feature"] = "native, category = the value's shared hash bucket"
         self.booster: Any = None
         self.facts: dict[str, Any] = {}
         self.spec: Any = None
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        out = {**super().effective_hyperparameters(), "objective": self.train_params["objective"],
+               "num_threads": self.train_params["num_threads"]}
+        if self.input_format == "arrow":  # LightGBM's categorical settings stay its defaults
+            out["categorical_feature"] = "native, category = the value's shared hash bucket"
+        return out
 
     def rows_of(self, X: Any) -> np.ndarray:
         """Dense rows: numpy as it comes; an Arrow batch as its numeric columns then, per categorical column, the

@@ -112,8 +112,17 @@ class _RiverLinear(_River):
             kw["optimizer"], kw["intercept_lr"], kw["l2"] = _matched_optimizer(self.task, hp)
         cls = linear_model.LogisticRegression if self.task == "binary" else linear_model.LinearRegression
         self.model = cls(**kw)
-        hp.update(model=cls.__name__, optimizer=repr(self.model.optimizer), l2=self.model.l2,
-                  intercept_lr=repr(self.model.intercept_lr))
+        # as built: the optimizer's repr counts its steps once fitting starts
+        self._as_run = {"model": cls.__name__, "optimizer": repr(self.model.optimizer), "l2": self.model.l2,
+                        "intercept_lr": repr(self.model.intercept_lr)}
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        why = "counts only with eta0 (the matched SGD); without it river runs its default optimizer: set eta0 too"
+        return {} if "eta0" in hyperparameters else {n: why for n in ("power_t", "alpha") if n in hyperparameters}
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), **self._as_run}
 
     def explain(self) -> np.ndarray:
         """river's weights (a dict keyed by column index) as a vector of the ``n_features`` columns."""
@@ -157,7 +166,7 @@ class LinearMany(_RiverLinear):
     def setup(self) -> None:
         super().setup()
         if "eta0" in self.hyperparameters:
-            self.hyperparameters["step_eta0"] = self.model.optimizer.lr.learning_rate
+            self._as_run["step_eta0"] = self.model.optimizer.lr.learning_rate
 
     def _frame(self, X: Any, start: int, stop: int) -> Any:
         """Rows ``start:stop`` as a float64 DataFrame; for CSR only the columns non-zero in those rows."""
@@ -209,20 +218,31 @@ class HoeffdingTree(_River):
     def setup(self) -> None:
         from river import tree
 
+        hp = dict(self.hyperparameters)
         if self.task == "regression":  # the regressor has one criterion (variance reduction)
-            self.hyperparameters.pop("split_criterion", None)
+            hp.pop("split_criterion", None)
         cls = tree.HoeffdingTreeClassifier if self.task == "binary" else tree.HoeffdingTreeRegressor
-        self.model = cls(**self.hyperparameters)
-        params = self.model._get_params()
-        self.hyperparameters.update(model=cls.__name__, **{k: v if isinstance(v, (int, float, str, bool, type(None)))
-                                                          else repr(v) for k, v in params.items()})
+        self.model = cls(**hp)
+        self._as_run = {"model": cls.__name__, **{k: v if isinstance(v, (int, float, str, bool, type(None)))
+                                                  else repr(v) for k, v in self.model._get_params().items()}}
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        only_one = {"split_criterion": "the regressor has one criterion (variance reduction)"}
+        return only_one if task == "regression" else {}
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        out = {**super().effective_hyperparameters(), **self._as_run}
+        if self.task == "regression":
+            out.pop("split_criterion", None)
+        if self.model is not None and self.model.nominal_attributes is not None:  # set by the first batch
+            out["nominal_attributes"] = self.model.nominal_attributes
+        return out
 
     def partial_fit(self, X: Any, y: np.ndarray) -> None:
         if self.input_format == "arrow" and self.model.nominal_attributes is None:
             # numeric features come as float32; every other column is a raw categorical (ints would be numeric)
-            nominal = [f.name for f in X.schema if not pa.types.is_floating(f.type)]
-            self.model.nominal_attributes = nominal
-            self.hyperparameters["nominal_attributes"] = nominal
+            self.model.nominal_attributes = [f.name for f in X.schema if not pa.types.is_floating(f.type)]
         super().partial_fit(X, y)
 
     def predict_proba(self, X: Any) -> np.ndarray:

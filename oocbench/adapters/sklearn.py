@@ -33,6 +33,19 @@ def with_constant_column(X: Any) -> Any:
     return out
 
 
+def sgd_inert(task: str, hp: dict[str, Any]) -> dict[str, str]:
+    """What scikit-learn's SGD ignores under ``hp``'s step schedule (regression runs 'optimal' as 'invscaling')."""
+    rate = hp.get("learning_rate")
+    rate = "invscaling" if task == "regression" and rate == "optimal" else rate
+    out = {}
+    if rate == "optimal":
+        out["eta0"] = ("learning_rate='optimal' ignores eta0 (its step is 1 / (alpha (t + t0))): set learning_rate "
+                       "to 'invscaling', 'constant' or 'adaptive' for eta0 to count")
+    if rate != "invscaling" and "power_t" in hp:
+        out["power_t"] = f"power_t shapes learning_rate='invscaling' only, not {rate!r}"
+    return out
+
+
 class SGD(Adapter):
     """SGDClassifier (log loss) / SGDRegressor (squared error), one ``partial_fit`` call per batch."""
 
@@ -65,8 +78,15 @@ class SGD(Adapter):
             if hp.get("learning_rate") == "optimal":  # 'optimal' is classification-only in SGDRegressor's docs
                 hp["learning_rate"] = "invscaling"
             self.model = SGDRegressor(loss="squared_error", random_state=self.seed, **hp)
-        self.hyperparameters = {**hp, "loss": self.model.loss, "sparse_intercept": (
+        self._as_run = {**hp, "loss": self.model.loss, "sparse_intercept": (
             "constant column, fit_intercept=False" if self.column else "sklearn's own")}
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        return sgd_inert(task, hyperparameters)
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), **self._as_run}
 
     def _X(self, X: Any) -> Any:
         return with_constant_column(X) if self.column else X
@@ -117,9 +137,20 @@ class PassiveAggressive(Adapter):
             self.model = SGDClassifier(loss="hinge", random_state=self.seed, **hp)
         else:
             self.model = SGDRegressor(loss="epsilon_insensitive", random_state=self.seed, **hp)
-        self.hyperparameters = {**hp, "loss": self.model.loss}
+        self._as_run = {**hp, "loss": self.model.loss}
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._platt: tuple[float, float] | None = None
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        return {"epsilon": "the binary task's hinge loss has no epsilon (epsilon-insensitive regression only)"
+                } if task == "binary" else {}
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        out = {**super().effective_hyperparameters(), **self._as_run}
+        if self.task == "binary":
+            out.pop("epsilon", None)
+        return out
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.task == "regression":
@@ -173,7 +204,7 @@ class Batch(Adapter):
     params = {"max_iter": 100, "tol": 1e-4}
     # matched: the objective SGD approximates, mean loss + alpha/2 |w|^2 over n rows. LogisticRegression
     # minimises C * sum(loss) + 1/2 |w|^2, so C = 1 / (alpha n); Ridge minimises |y - Xw|^2 + a |w|^2, so
-    # a = alpha n. Both are computed from n at fit time and written into the published hyperparameters.
+    # a = alpha n. Both are computed from n at fit time and published by effective_hyperparameters.
     profiles = {
         "matched": {"alpha": 1e-4},
         "recommended": {},  # scikit-learn's defaults: C=1.0 (LogisticRegression), alpha=1.0 (Ridge)
@@ -188,6 +219,10 @@ class Batch(Adapter):
         self._dirty = False
         self.rows_in_memory = 0
         self.model: Any = None
+        self._as_run: dict[str, Any] = {}  # the solver and its constant from the row count, known at fit
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), **self._as_run}
 
     def fit(self, stream: BatchStream) -> None:
         if self.input_format == "csr":  # CSR batches stacked once at the end (sparse: no preallocation)
@@ -211,11 +246,11 @@ class Batch(Adapter):
         self.rows_in_memory = n
         if self.task == "binary":
             C = 1.0 / (hp["alpha"] * n) if "alpha" in hp else hp.get("C", 1.0)
-            hp.update(model="LogisticRegression", solver="lbfgs", C=C)  # in place: the record holds this dict
+            self._as_run = {"model": "LogisticRegression", "solver": "lbfgs", "C": C}
             self.model = LogisticRegression(solver="lbfgs", C=C, max_iter=hp["max_iter"], tol=hp["tol"])
         else:
             a = hp["alpha"] * n if "alpha" in hp else hp.get("ridge_alpha", 1.0)
-            hp.update(model="Ridge", ridge_alpha=a)
+            self._as_run = {"model": "Ridge", "ridge_alpha": a}
             self.model = Ridge(alpha=a, tol=hp["tol"])
         self.model.fit(X, y)
         self._dirty = False

@@ -58,8 +58,11 @@ class HistGBDT(Adapter):
 
         kind = HistGradientBoostingClassifier if self.task == "binary" else HistGradientBoostingRegressor
         self.model = kind(random_state=self.seed, **self.hyperparameters)
-        self.hyperparameters = {**self.hyperparameters, "model": kind.__name__, "loss": self.model.loss}
+        self._as_run = {"model": kind.__name__, "loss": self.model.loss}
         self._hold: tuple[Any, np.ndarray] | None = None
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), **self._as_run}
 
     def fit(self, stream: BatchStream) -> None:
         from threadpoolctl import threadpool_limits

@@ -146,10 +146,24 @@ class _Keras(Adapter):
         self.model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
         self._bias_from_data = hp["output_bias_init"] == FIRST_BATCH
         shape = " -> ".join(f"Dense({layer.units})" for layer in self.model.layers)
-        self.hyperparameters = {**hp, "l2": hp["alpha"] / 2 if hp["alpha"] else 0.0,
-                                "layers": f"Input({self.n_features}{', sparse' if self.sparse else ''}) -> {shape}",
-                                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-                                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+        self._as_run = {**hp, "l2": hp["alpha"] / 2 if hp["alpha"] else 0.0,
+                        "layers": f"Input({self.n_features}{', sparse' if self.sparse else ''}) -> {shape}",
+                        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+                        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        out = {} if hyperparameters.get("optimizer") == "sgd" else {
+            "power_t": f"power_t shapes the 'sgd' schedule only, not {hyperparameters.get('optimizer')!r}"}
+        if input_format == "dense" and cls.hidden and "embedding_dim" in hyperparameters:
+            out["embedding_dim"] = "numeric input goes straight into the MLP: no embedding layer (CSR only)"
+        return out
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        out = super().effective_hyperparameters()
+        if "embedding_dim" not in self._as_run:  # dropped on dense input
+            out.pop("embedding_dim", None)
+        return {**out, **self._as_run}
 
     def dataset(self, stream: BatchStream, batches: Iterator[tuple[Any, np.ndarray]] | None = None) -> Any:
         """The ``tf.data`` pipeline over the stream's batches (the first iteration from ``batches``, an iteration

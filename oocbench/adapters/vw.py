@@ -179,10 +179,17 @@ class VWLinear(Adapter):
             factor = 1.0 if binary else 0.5
             args += ["--sgd", "-l", repr(hp["eta0"] * factor), "--power_t", repr(hp.get("power_t", 0.5)),
                      "--l2", repr(hp.get("alpha", 0.0) / factor), "--no_bias_regularization"]
-        self.model_args = " ".join(args)
+        self.model_args, self.bits = " ".join(args), bits
+
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        why = "counts only with eta0 (VW's --sgd); without it VW runs its adaptive defaults: set eta0 too"
+        return {} if "eta0" in hyperparameters else {n: why for n in ("power_t", "alpha") if n in hyperparameters}
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
         # VW 9 has no option to drop its parser thread (--onethread is gone); this process formats the text
-        self.hyperparameters.update(bit_precision=bits, vw_args=self.model_args, parser_thread=True,
-                                    text_writer="this process (a thread writes while the next batch is formatted)")
+        return {**super().effective_hyperparameters(), "bit_precision": self.bits, "vw_args": self.model_args,
+                "parser_thread": True, "text_writer": "this process (a thread writes while the next batch is formatted)"}
 
     def _text(self, X: Any, y: np.ndarray | None) -> bytes | memoryview:
         if not self.numeric_names:

@@ -91,9 +91,12 @@ class _XGBoost(Adapter):
         objective = "binary:logistic" if self.task == "binary" else "reg:squarederror"
         self.train_params = {k: v for k, v in hp.items() if k not in ("num_boost_round", "page_rows")}
         self.train_params.update(objective=objective, nthread=thread_count(self.threads), seed=self.seed)
-        self.hyperparameters = {**hp, "objective": objective, "nthread": self.train_params["nthread"]}
         self.booster: Any = None
         self.facts: dict[str, Any] = {}
+
+    def effective_hyperparameters(self) -> dict[str, Any]:
+        return {**super().effective_hyperparameters(), "objective": self.train_params["objective"],
+                "nthread": self.train_params["nthread"]}
 
     def fit(self, stream: BatchStream) -> None:
         import xgboost

@@ -93,7 +93,7 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
                   workdir=os.environ.get("OOCBENCH_CASE_DIR"))
     try:
         out["task"], out["rows"] = dataset.task, rows
-        out["adapter_info"] = {**cls.describe(), "hyperparameters": adapter.hyperparameters}
+        out["adapter_info"] = {**cls.describe(), "hyperparameters": adapter.effective_hyperparameters()}
         out["extra"]["features"] = stream.describe()
         if passes > 1:
             out["extra"]["passes"] = {"passes": passes, "how": cls.multi_pass()}
@@ -156,6 +156,8 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
                              rss_covers=RSS_COVERS, rss_anon_fit_bytes=max(0, sampler.anon_peak - sampler.anon_baseline),
                              rss_anon_covers=ANON_COVERS)
         out["extra"].update(adapter.fit_facts())
+        # facts an adapter learns only while fitting (C from the rows, VW's -b from the stream...)
+        out["adapter_info"]["hyperparameters"] = adapter.effective_hyperparameters()
 
         t = time.perf_counter()
         ys, preds = [], []

@@ -1,6 +1,8 @@
 """Suites: which cases a run covers, defined in one readable place, and the loop that runs them.
 
-A suite is adapters x datasets x scales x profiles. Cases already recorded with the same identity and
+A suite is adapters x datasets x scales x profiles, times its grid: hyperparameters and harness knobs with
+several values each (``oocbench run --param NAME=V1,V2`` adds to or replaces a suite's grid), checked against what
+each adapter accepts (:func:`check_params`). Cases already recorded with the same identity and
 library versions are skipped, so a killed suite resumes where it stopped; ``force`` redoes them. A ``timeout``
 or ``oom`` recorded under a smaller time or memory limit than the run's is tried again; a record of an adapter
 no longer installed here matches nothing (and blocks nothing).
@@ -8,18 +10,30 @@ no longer installed here matches nothing (and blocks nothing).
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import itertools
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from oocbench.adapters.registry import UnknownAdapterError, discover
+from oocbench.adapters.base import Adapter
+from oocbench.adapters.registry import UnknownAdapterError, discover, get_entry
 from oocbench.fmt import fmt_bytes
 from oocbench.harness.runner import Limits, run_case
-from oocbench.records import RECORDS_FILE, CaseRecord, CaseSpec, SkippedLine, append_record, read_records
+from oocbench.records import (
+    HARNESS_KNOBS,
+    RECORDS_FILE,
+    CaseRecord,
+    CaseSpec,
+    SkippedLine,
+    append_record,
+    read_records,
+)
 
 
 @dataclass(frozen=True)
@@ -33,16 +47,25 @@ class Suite:
     batch_size: int = 10_000
     description: str = ""
     adapters: tuple[str, ...] = field(default=())  # empty: every registered adapter
+    #: name -> values, every combination a case: an adapter's hyperparameters (into CaseSpec.params) or a harness
+    #: knob (records.HARNESS_KNOBS: replaces that axis); every adapter of the suite must accept every name
+    grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, hash=False)
+    #: runs per case when ``--repeat`` is not given: ``"auto"`` repeats short cases (see :func:`run_cases`)
+    repeats: str | int = "auto"
 
 
 #: Every suite, in one place. Adapters are "every installed one" unless a suite names them; a dataset that is
 #: not known to this version of oocbench is left out (and said so) rather than failing the suite.
 SUITES: dict[str, Suite] = {s.name: s for s in (
-    Suite("smoke", ("synth-binary",), (2_000,),
+    Suite("smoke", ("synth-binary",), (2_000,), repeats=1,
           description="every installed adapter on 2,000 rows: does each one run at all (seconds per case)"),
-    Suite("quick", ("synth-binary", "synth-regression", "synth-ctr"), (10_000, 100_000),
-          description="every installed adapter x dense binary, dense regression and wide categorical (synth-ctr) "
-                      "data x 10^4 and 10^5 rows: minutes on 2 cores"),
+    Suite("quick", ("synth-binary", "synth-ctr"), (10_000, 100_000, 1_000_000),
+          adapters=("sklearn.sgd", "sklearn.batch", "vw.linear", "river.linear", "tf.linear", "dask-ml.incremental",
+                    "lightgbm.gbdt"),
+          description="make bench: one streaming path per library, the in-memory reference and a boosted tree, on "
+                      "dense and wide categorical (synth-ctr) data, 10^4 to 10^6 rows (three scales over two "
+                      "decades: enough for a scaling exponent), short cases three times: about 10 minutes on 2 "
+                      "cores. `default` has every adapter (XGBoost alone takes ~4 min per 10^6 synth-ctr rows)"),
     Suite("default", ("synth-binary", "synth-regression", "synth-ctr", "synth-nonlinear"),
           (10_000, 100_000, 1_000_000),
           description="adds 10^6 rows and data whose optimum needs a nonlinear model (synth-nonlinear)"),
@@ -56,6 +79,11 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           adapters=("sklearn.sgd", "vw.linear", "tf.linear", "dask-ml.incremental"),
           description="one pass against three, each library's own multi-pass mode: the loss after every pass "
                       "and the time it took"),
+    Suite("tuning", ("synth-binary", "synth-ctr"), (100_000,),
+          adapters=("sklearn.sgd", "vw.linear", "river.linear", "tf.linear"),
+          grid={"eta0": (0.01, 0.1, 1.0), "alpha": (1e-6, 1e-4, 1e-2)},
+          description="what is worth tuning: each matched linear learner's step size (eta0, in its own units: "
+                      "per row, tf.linear per batch) x L2 (alpha) on a 3 x 3 grid"),
 )}
 
 
@@ -81,18 +109,117 @@ def available_datasets(suite: Suite) -> tuple[list[str], list[str]]:
 
 def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
            datasets: Iterable[str] | None = None, scales: Iterable[int] | None = None,
-           passes: Iterable[int] | None = None) -> list[CaseSpec]:
-    """The suite's cases, dataset-major then scale, adapter, profile, threads, passes, repeat.
+           passes: Iterable[int] | None = None, grid: Mapping[str, Sequence[Any]] | None = None) -> list[CaseSpec]:
+    """The suite's cases, dataset-major then scale, adapter, profile, threads, passes, the grid, repeat.
 
     ``adapters``, ``datasets``, ``scales`` and ``passes`` narrow or replace (for adapters: choose) what the
-    suite covers.
+    suite covers; ``grid`` adds names to the suite's grid or replaces their values. A harness knob in the grid
+    (:data:`~oocbench.records.HARNESS_KNOBS`) replaces that axis; every other name is a hyperparameter, whose
+    values go into ``CaseSpec.params``. Names are not checked here: see :func:`check_params`.
     """
+    merged = {**suite.grid, **({"passes": tuple(passes)} if passes else {}), **(grid or {})}
+    knobs = {k: list(v) for k, v in merged.items() if k in HARNESS_KNOBS}
+    hyper = {k: list(v) for k, v in merged.items() if k not in HARNESS_KNOBS}
+    combos = [tuple(sorted(zip(hyper, values))) for values in itertools.product(*hyper.values())]
     names = list(adapters or suite.adapters or discover())
     data = list(datasets or available_datasets(suite)[0])
-    return [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, batch_size=suite.batch_size, repeat=r,
-                     passes=k)
-            for d in data for n in (scales or suite.scales) for a in names for p in suite.profiles
-            for t in suite.threads for k in (passes or suite.passes) for r in range(repeat)]
+    cases = [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, passes=k, batch_size=b, hash_bits=h,
+                      seed=s, params=c, repeat=r)
+             for d in data for n in (scales or suite.scales) for a in names
+             for p in knobs.get("profile", suite.profiles) for t in knobs.get("threads", suite.threads)
+             for k in knobs.get("passes", suite.passes) for b in knobs.get("batch_size", [suite.batch_size])
+             for h in knobs.get("hash_bits", [None]) for s in knobs.get("seed", [0]) for c in combos
+             for r in range(repeat)]
+    return list(dict.fromkeys(cases))
+
+
+class UnknownParamError(ValueError):
+    """A grid names a hyperparameter an adapter does not accept, or sets one to a value it cannot take or
+    ignores (a usage error: ``oocbench run`` exits 2 with this one line)."""
+
+
+def coerce_param(cls: type[Adapter], name: str, value: Any) -> Any:
+    """``value`` as hyperparameter ``name`` of ``cls`` takes it, judged by the values the adapter declares.
+
+    A whole number where every declared value is a float becomes a float (``eta0=1`` and ``eta0=1.0`` are one
+    case). Raises ``ValueError`` for a value that is not a number where every declared value is one, or neither
+    ``true`` / ``false`` nor a whole number (sklearn's ``average=10``) where every declared value is boolean: it
+    would only fail inside the case. ``None``
+    passes (a declared ``None`` means "unset" in several libraries).
+    """
+    tables = (cls.params, *cls.profiles.values(), *cls.sparse_profiles.values())
+    declared = list(dict.fromkeys(repr(t[name]) for t in tables if t.get(name) is not None))
+    values = [t[name] for t in tables if t.get(name) is not None]
+    if value is None or not values:
+        return value
+    if all(isinstance(v, bool) for v in values) and not isinstance(value, int):  # a bool is an int
+        raise ValueError(f"{name} of {cls.name} is true or false, not {value!r}")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{name} of {cls.name} is a number (declared: {', '.join(declared)}), not {value!r}")
+        return float(value) if all(isinstance(v, float) for v in values) else value
+    return value
+
+
+def _adapter_class(name: str) -> type[Adapter] | None:
+    try:
+        return get_entry(name).cls  # None when its module cannot be imported: its cases record not-installed
+    except UnknownAdapterError:
+        return None
+
+
+def check_params(cases: Iterable[CaseSpec], task_of: Callable[[str], str]) -> list[CaseSpec]:
+    """``cases`` with their ``params`` checked against each adapter, values coerced (:func:`coerce_param`).
+
+    A name an adapter does not accept (:meth:`~oocbench.adapters.base.Adapter.accepted_params`) is refused,
+    also when other adapters of the run accept it: a grid applies to every adapter it runs, and silently
+    dropping a name would record cases that differ from what was asked. So is an override that has no
+    effect on the model (:meth:`~oocbench.adapters.base.Adapter.inert_params`) for every input format the
+    adapter takes, for the dataset's task (``task_of(dataset)``); inert under some formats only, it runs and its
+    record says so (``no_effect``). An adapter that cannot be imported is not checked.
+
+    Raises
+    ------
+    UnknownParamError
+        One line: the name, the adapters that lack it with their valid names, or why the value is refused.
+    """
+    cases = list(cases)
+    named: dict[str, set[str]] = {}
+    for c in cases:
+        named.setdefault(c.adapter, set()).update(name for name, _ in c.params)
+    classes = {a: cls for a in named if (cls := _adapter_class(a)) is not None}
+    for name in sorted(set().union(*named.values())):
+        lacking = [a for a, cls in classes.items() if name not in cls.accepted_params()]
+        if lacking:
+            valid = "; ".join(f"{a} takes {', '.join(classes[a].accepted_params())}" for a in lacking)
+            having = [a for a in named if a not in lacking and name in named[a]]
+            also = f" (only {', '.join(having)} of this run do: narrow --adapter to them)" if having else ""
+            raise UnknownParamError(f"unknown parameter {name!r} for {', '.join(lacking)}{also}; {valid}")
+    out = []
+    for c in cases:
+        if (cls := classes.get(c.adapter)) is None or not c.params:
+            out.append(c)
+            continue
+        try:
+            params = tuple((n, coerce_param(cls, n, v)) for n, v in c.params)
+        except ValueError as exc:
+            raise UnknownParamError(str(exc)) from None
+        out.append(dataclasses.replace(c, params=params))
+        if (task := task_of(c.dataset)) in cls.tasks:
+            _refuse_inert(cls, task, c.profile, dict(params))
+    return list(dict.fromkeys(out))
+
+
+def _refuse_inert(cls: type[Adapter], task: str, profile: str, overrides: dict[str, Any]) -> None:
+    """Raise when an override has no effect under every input format ``cls`` takes."""
+    inert: dict[str, str] | None = None
+    for fmt in cls.input_formats:
+        found = cls.inert_params(task, cls.resolve(profile, fmt, overrides), fmt)
+        inert = found if inert is None else {k: v for k, v in inert.items() if k in found}
+    if dead := [n for n in overrides if n in (inert or {})]:
+        name = dead[0]
+        raise UnknownParamError(f"{name}={overrides[name]!r} has no effect on {cls.name} ({profile} profile, "
+                                f"{task}): {inert[name]}")
 
 
 def _versions_match(record: CaseRecord) -> bool:
@@ -173,6 +300,8 @@ def recorded(path: Path, force: bool = False, limits: Limits | None = None,
             if _versions_match(r) and not (limits is not None and hit_smaller_limit(r, limits))}
 
 
+#: a fit shorter than this is "short": with ``repeat_short`` its case is repeated (seconds of fit, repeat 0)
+SHORT_FIT_S = 5.0
 #: room asked per case still to run: a record is ~5 KB (learning curve, checkpoints, a traceback: tens of KB)
 RECORD_ROOM = 64 * 1024
 #: and at least this much free: a disk this full fails the next writer, whoever it is
@@ -232,8 +361,14 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               force: bool = False, on_start: Callable[[CaseSpec], None] | None = None,
               on_done: Callable[[CaseRecord | None], None] | None = None,
               errors: list[tuple[CaseSpec, str]] | None = None,
-              skipped: list[SkippedLine] | None = None) -> list[CaseRecord]:
+              skipped: list[SkippedLine] | None = None, repeat_short: int = 1,
+              on_plan: Callable[[list[CaseSpec]], None] | None = None) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
+
+    ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
+    fit under :data:`SHORT_FIT_S` seconds, its repeats 1 .. ``repeat_short`` - 1 run right after it, without
+    memray (the heap figure comes from repeat 0): one run of a sub-second fit is noise (sklearn.sgd at 10^4
+    rows measured 337k, 799k and 516k rows/s in three runs). ``on_plan`` hears the grown list of cases.
 
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
     itself (``run_case`` raising: the runner, dataset generation, an adapter's metadata in this process) is
@@ -249,21 +384,38 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     done = recorded(path, force, limits, skipped)
     if todo := sum(1 for spec in cases if spec.key() not in done):
         check_results_dir(Path(results), todo)
-    out = []
-    for spec in cases:
+    out: list[CaseRecord] = []
+    queue, planned = list(cases), {c.key() for c in cases}
+
+    def more_repeats(i: int, record: CaseRecord) -> None:
+        spec = record.case
+        if repeat_short < 2 or spec.repeat != 0 or record.status != "ok" or (record.timings.fit_s or 0) > SHORT_FIT_S:
+            return
+        extra = [s for s in (replace(spec, repeat=r) for r in range(1, repeat_short)) if s.key() not in planned]
+        queue[i + 1:i + 1] = extra
+        planned.update(s.key() for s in extra)
+        if extra and on_plan:
+            on_plan(queue)
+
+    i = 0
+    while i < len(queue):
+        spec = queue[i]
         if spec.key() in done:
             out.append(done[spec.key()])
             if on_done:
                 on_done(None)
+            more_repeats(i, done[spec.key()])
+            i += 1
             continue
         if on_start:
             on_start(spec)
         try:
-            record = run_case(spec, limits, memray=memray)
+            record = run_case(spec, limits, memray=memray and not (repeat_short > 1 and spec.repeat > 0))
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
+            more_repeats(i, record)
         except Exception as exc:
             if errors is None:
                 raise
             errors.append((spec, f"{type(exc).__name__}: {exc}"))
-            continue
+        i += 1
     return out

@@ -1,0 +1,80 @@
+"""The CLI in scripts: --json documents, --strict exit codes, repeats of short cases, memory units, full names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from oocbench import config
+from oocbench.adapters.registry import discover
+from oocbench.datasets import dataset_names
+from tests.conftest import oocbench_cli
+
+
+def _piped(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # a pipe: no terminal width at all
+    return subprocess.run([sys.executable, "-m", "oocbench", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_list_and_datasets_piped_print_every_name_in_full_and_json_parses(tmp_path):
+    out = _piped("datasets", cwd=tmp_path)
+    assert out.returncode == 0 and "…" not in out.stdout
+    assert all(name in out.stdout for name in dataset_names())
+    listed = json.loads(_piped("list", "--json", cwd=tmp_path).stdout)
+    assert {a["name"] for a in listed["adapters"]} == set(discover())
+    assert {d["name"] for d in listed["datasets"]} == set(dataset_names()) and listed["scales"]["m"] == 100_000
+    catalog = json.loads(_piped("datasets", "--json", cwd=tmp_path).stdout)
+    assert {d["name"] for d in catalog} == set(dataset_names()) and all("task" in d for d in catalog)
+
+
+def test_run_json_strict_and_repeats_of_a_short_case(data, tmp_path):
+    res = tmp_path / "res"
+    out = _piped("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1800", "--data",
+                 str(data), "--results", str(res), "--json", "--no-memray", "--repeat", "auto", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)  # stdout is the JSON document alone: the result lines went to stderr
+    assert doc["statuses"] == {"ok": 3} and [r["case"]["repeat"] for r in doc["records"]] == [0, 1, 2]
+    assert "#1" in out.stderr and "#2" in out.stderr  # repeats are told apart in the result lines
+    again = json.loads(_piped("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1800",
+                              "--data", str(data), "--results", str(res), "--json", "--repeat", "auto",
+                              cwd=tmp_path).stdout)
+    assert again["kept"] == 3 and len(again["records"]) == 3  # resumed, repeats included, nothing rerun
+    one = _piped("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1700", "--data",
+                 str(data), "--results", str(res), "--repeat", "1", "--no-memray", "--json", cwd=tmp_path)
+    assert json.loads(one.stdout)["statuses"] == {"ok": 1}
+    # a case that does not end ok: exit 0 without --strict (a skip is a result), 3 with it
+    args = ("run", "--adapter", "dask-ml.glm", "--dataset", "synth-ctr", "--scale", "1000", "--results",
+            str(res), "--data", str(tmp_path / "ctr"), "--no-memray", "--repeat", "1")
+    assert _piped(*args, cwd=tmp_path).returncode == 0
+    strict = _piped(*args, "--strict", cwd=tmp_path)
+    assert strict.returncode == 3, strict.stderr
+
+
+@pytest.mark.parametrize(("text", "expected"), [("12GiB", 12 * 2**30), ("500MB", 500 * 10**6), ("2", 2 * 2**30),
+                                                ("25%", None)])
+def test_one_memory_unit(text, expected):
+    import psutil
+
+    got = config.parse_memory(text, psutil.virtual_memory().total)
+    assert got == (expected if expected is not None else int(psutil.virtual_memory().total * 0.25))
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "inf", "abc", "1e308", "150%", "12 parsecs"])
+def test_a_bad_memory_limit_exits_2_saying_the_unit(bad, tmp_path):
+    out = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1000",
+                       "--memory-limit", bad, cwd=tmp_path)
+    assert out.returncode == 2 and "memory limit" in out.stderr
+
+
+def test_help_has_defaults_and_no_rst_markup(tmp_path):
+    top = _piped("--help", cwd=tmp_path).stdout
+    run = _piped("run", "--help", cwd=tmp_path).stdout
+    assert "``" not in top + run and ":func:" not in top + run
+    for option in ("--profile", "--threads", "--batch-size", "--seed", "--repeat", "--memory-limit"):
+        block = run.split("options:", 1)[1].split(f"\n  {option}", 1)[1].split("\n  --", 1)[0]
+        assert "default" in block, f"{option} help states no default: {block!r}"
