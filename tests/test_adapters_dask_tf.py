@@ -240,7 +240,7 @@ def acceptance_records(data_base):
         spec = CaseSpec(adapter=adapter, dataset=dataset, scale=10_000, threads="all" if case == ALL_CORES else "1")
         return run_case(spec, Limits(timeout_s=300), memray=False, data_base=data_base)
 
-    cases = [c for c in ACCEPTANCE if c[1] in datasets.GENERATORS]
+    cases = [c for c in ACCEPTANCE if c[1] in datasets.SOURCES]
     for dataset in {d for _, d in cases}:  # generate before the threads start, once
         datasets.load(dataset, 10_000, base=data_base)
     with ThreadPoolExecutor(2) as pool:

@@ -25,7 +25,7 @@ def reg(tmp_path_factory):
 
 
 def test_regression_is_registered_with_its_task():
-    g = datasets.get_generator("synth-regression")
+    g = datasets.get_source("synth-regression")
     assert (g.name, g.task) == ("synth-regression", "regression")
     assert "synth-regression" in datasets.dataset_names()
 
@@ -40,7 +40,7 @@ def test_regression_optimum_matches_the_stored_true_model(reg):
     for k in ("rmse", "mae", "r2"):
         assert m.optimum[k] == pytest.approx(direct[k], rel=1e-9)
     # the design: best RMSE = noise std, best R^2 = signal^2 / (signal^2 + noise^2), up to sampling noise
-    g = datasets.get_generator("synth-regression")
+    g = datasets.get_source("synth-regression")
     assert m.optimum["rmse"] == pytest.approx(g.noise, rel=0.02)
     assert m.optimum["r2"] == pytest.approx(g.signal**2 / (g.signal**2 + g.noise**2), abs=0.01)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from oocbench.datasets import DatasetError, dataset_names, dataset_root, get_generator, load
+from oocbench.datasets import DatasetError, dataset_names, dataset_root, get_source, load
 from oocbench.datasets.download import ChecksumError, fetch
 from oocbench.datasets.public import PUBLIC
 from oocbench.features import BatchStream
@@ -102,7 +102,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_public_loader_end_to_end(name, cache, tmp_path):
-    src = get_generator(name)
+    src = get_source(name)
     lines = ROWS[name](np.random.default_rng(0))
     data = write_fixture(src, cache / src.filename, lines)
     src = dataclasses.replace(src, sha256=hashlib.sha256(data).hexdigest())
@@ -125,7 +125,7 @@ def test_public_loader_end_to_end(name, cache, tmp_path):
 
 
 def test_first_numeric_value_survives_conversion(cache, tmp_path):
-    src = get_generator("higgs")
+    src = get_source("higgs")
     lines = _rows_higgs(np.random.default_rng(1))
     write_fixture(src, cache / src.filename, lines)
     ds = src.build(tmp_path / "h", 100)
@@ -134,7 +134,7 @@ def test_first_numeric_value_survives_conversion(cache, tmp_path):
 
 
 def test_wrong_checksum_stops_with_a_clear_error(cache, tmp_path):
-    src = get_generator("covertype")  # the real published sha256: a fixture cannot match it
+    src = get_source("covertype")  # the real published sha256: a fixture cannot match it
     write_fixture(src, cache / src.filename, _rows_covertype(np.random.default_rng(0)))
     with pytest.raises(ChecksumError, match="sha256 .* but expected 614360d0"):
         src.build(tmp_path / "c", 100)
@@ -225,7 +225,7 @@ def test_bundled_datasets_offline(name, task, rows, tmp_path):
 def test_public_names_are_listed_and_uncached_data_fails_clearly(tmp_path, monkeypatch):
     assert {p.name for p in PUBLIC} <= set(dataset_names())
     monkeypatch.setenv("OOCBENCH_CACHE_DIR", str(tmp_path))
-    src = dataclasses.replace(get_generator("avazu"), url="http://127.0.0.1:9/avazu.gz")
+    src = dataclasses.replace(get_source("avazu"), url="http://127.0.0.1:9/avazu.gz")
     with pytest.raises(DatasetError, match="avazu-train.gz"):
         src.build(tmp_path / "a", 10)
 

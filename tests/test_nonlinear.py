@@ -61,7 +61,7 @@ def fits(nl):
 
 
 def test_registered_dense_binary_without_a_linear_truth(nl):
-    g = datasets.get_generator(NAME)
+    g = datasets.get_source(NAME)
     assert (g.name, g.task) == (NAME, "binary") and NAME in datasets.dataset_names()
     m = nl.manifest
     assert m.features == [f"f{j}" for j in range(20)] and m.columns == {}

@@ -138,8 +138,8 @@ def _default_data_dir() -> Path:
 
 
 def dense_dataset(task: str) -> str:
-    """The first synthetic dataset of ``task`` with no categorical column (``GENERATORS`` lists them first)."""
-    for gen in datasets.GENERATORS.values():
+    """The first synthetic dataset of ``task`` with no categorical column (``SOURCES`` lists them first)."""
+    for gen in datasets.SOURCES.values():
         if gen.kind == "synthetic" and gen.task == task and "categorical" not in gen.columns.values():
             return gen.name
     raise LookupError(f"no dense synthetic dataset for task {task!r}")
@@ -148,7 +148,7 @@ def dense_dataset(task: str) -> str:
 def check_datasets(task: str) -> list[str]:
     """The datasets the learning checks of ``task`` run on: its dense dataset, then the categorical one."""
     out = [dense_dataset(task)]
-    if datasets.get_generator(CATEGORICAL_DATASET).task == task:
+    if datasets.get_source(CATEGORICAL_DATASET).task == task:
         out.append(CATEGORICAL_DATASET)
     return out
 

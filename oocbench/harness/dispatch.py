@@ -84,7 +84,7 @@ def prepare_data(cases: list[CaseSpec], data: str) -> None:
         entry = get_entry(spec.adapter)
         if key in seen or entry.cls is None or not entry.installed:
             continue
-        if entry.cls.skip(datasets.get_generator(spec.dataset).task):
+        if entry.cls.skip(datasets.get_source(spec.dataset).task):
             continue
         seen.add(key)
         datasets.load(spec.dataset, spec.scale, spec.seed, base=data)
