@@ -1,11 +1,17 @@
-"""Figures derived from several records: repeat aggregation and the memory-scaling exponent."""
+"""Figures derived from several records: repeat aggregation, memory scaling (exponent, bytes per row, projected
+memory) and whether the machine was busy while a case ran.
+
+Scaling figures are extrapolations and mean something only over a range of scales: :func:`memory_scaling`
+gives them from :data:`SCALING_MIN_SCALES` scales spanning :data:`SCALING_MIN_DECADES` decades of rows, and
+``n/a`` (:data:`SCALING_NA`) otherwise.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from statistics import median
 from typing import Any
 
@@ -104,11 +110,117 @@ def summary_cells(records: Iterable[CaseRecord]) -> dict[tuple[str, str], dict[i
     return dict(cells)
 
 
+#: a scaling figure needs this many distinct scales...
+SCALING_MIN_SCALES = 3
+#: ...spanning at least this many decades of rows (10^4..10^6): over less, fixed costs (imports, buffers, the
+#: model) and noise decide the slope, and a streaming learner can read as "holds the data" or the reverse
+SCALING_MIN_DECADES = 2
+SCALING_NA = f"n/a (needs >= {SCALING_MIN_SCALES} scales over {SCALING_MIN_DECADES} decades)"
+
+
+def scaling_applies(scales: Iterable[int]) -> bool:
+    """Whether ``scales`` are enough for a scaling figure (see :data:`SCALING_NA`).
+
+    >>> scaling_applies([10**4, 10**5]), scaling_applies([10**4, 10**5, 5 * 10**5]), scaling_applies([1e4, 1e5, 1e6])
+    (False, False, True)
+    """
+    s = sorted({x for x in scales if x and x > 0})
+    return len(s) >= SCALING_MIN_SCALES and s[-1] >= s[0] * 10**SCALING_MIN_DECADES
+
+
+@dataclass(frozen=True)
+class MemoryScaling:
+    """How one adapter's fit memory grows with the rows, from its median memory per scale.
+
+    ``exponent`` and ``bytes_per_row`` are ``None`` unless :func:`scaling_applies` to the scales. The bytes per
+    row are the least-squares slope of memory against rows (the cost of one more row; fixed costs excluded),
+    clamped at 0: memory that fell as rows grew is noise, projected flat.
+    """
+
+    points: tuple[tuple[int, float], ...]  # (rows, median bytes), by rows
+    exponent: float | None
+    bytes_per_row: float | None
+
+    @property
+    def scales(self) -> list[int]:
+        return [n for n, _ in self.points]
+
+    @property
+    def applies(self) -> bool:
+        return self.exponent is not None
+
+    def projected(self, rows: float) -> tuple[float, float] | None:
+        """The memory at ``rows`` as a range, from the largest measured point (``None`` without the scales).
+
+        Two extrapolations: the power law of :attr:`exponent` and the straight line of :attr:`bytes_per_row`.
+        For memory that is a fixed cost plus a cost per row (an in-memory learner) the power law is low (the
+        fixed cost pulls the exponent below its limit of 1) and the line right; for memory that levels off (a
+        streaming learner whose buffers fill up) both are high, the line most. Which one a learner follows
+        cannot be told from small scales: the range says how far apart they are.
+        """
+        if self.exponent is None or self.bytes_per_row is None:
+            return None
+        n, m = self.points[-1]
+        power = m * (rows / n) ** max(self.exponent, 0.0)
+        line = max(m + self.bytes_per_row * (rows - n), 0.0)
+        return (min(power, line), max(power, line))
+
+
+def memory_scaling(points: Iterable[tuple[int, float | None]]) -> MemoryScaling:
+    """:class:`MemoryScaling` of ``(rows, bytes)`` points (repeats at one scale: their median).
+
+    >>> s = memory_scaling([(10**4, 54e6), (10**5, 90e6), (10**6, 450e6)])
+    >>> round(s.exponent, 2), round(s.bytes_per_row), [f"{v:.3g}" for v in s.projected(10**9)]
+    (0.46, 400, ['1.08e+10', '4e+11'])
+    >>> memory_scaling([(10**4, 5e6), (10**5, 6e6)]).projected(10**9) is None
+    True
+    """
+    by: dict[int, list[float]] = defaultdict(list)
+    for n, m in points:
+        if n and n > 0 and m is not None and m > 0:
+            by[int(n)].append(float(m))
+    pts = tuple((n, median(by[n])) for n in sorted(by))
+    if not scaling_applies(by):
+        return MemoryScaling(pts, None, None)
+    mx = sum(n for n, _ in pts) / len(pts)
+    my = sum(m for _, m in pts) / len(pts)
+    slope = sum((n - mx) * (m - my) for n, m in pts) / sum((n - mx) ** 2 for n, _ in pts)
+    return MemoryScaling(pts, memory_scaling_exponent(pts), max(slope, 0.0))
+
+
 def scaling_by_adapter(records: Iterable[CaseRecord], memory: Callable[[CaseRecord], float | None] = fit_memory
-                       ) -> dict[tuple[str, str, str, str], float | None]:
-    """Memory-scaling exponent per (adapter, dataset, profile, threads) over the ok records' scales."""
-    pts: dict[tuple[str, str, str, str], list[tuple[int, float]]] = defaultdict(list)
+                       ) -> dict[tuple[str, str, str, str, str], MemoryScaling]:
+    """:class:`MemoryScaling` per (adapter, dataset, profile, threads, setting) over the ok records' scales."""
+    pts: dict[tuple[str, str, str, str, str], list[tuple[int, float | None]]] = defaultdict(list)
     for r in records:
-        if r.status == "ok" and (m := memory(r)):
-            pts[(r.case.adapter, r.case.dataset, r.case.profile, r.case.threads)].append((r.case.scale, m))
-    return {k: memory_scaling_exponent(v) for k, v in pts.items()}
+        if r.status == "ok":
+            key = (r.case.adapter, r.case.dataset, r.case.profile, r.case.threads, r.case.setting())
+            pts[key].append((r.case.scale, memory(r)))
+    return {k: memory_scaling(v) for k, v in pts.items()}
+
+
+#: a case ran on a busy machine when other processes kept more than this share of the cores it left free busy
+BUSY_SHARE = 0.5
+#: ...and never less than this many cores (a case using every core is disturbed by any other work)
+BUSY_MIN_CORES = 0.5
+
+
+def busy_reason(record: CaseRecord) -> str:
+    """Why the machine counts as busy during ``record``'s case, ``""`` when it was not (or was not measured).
+
+    The rule: other processes (the system's busy CPU time minus the case's own process tree and its runner,
+    :func:`oocbench.provenance.load_during`) kept on average more than ``max(BUSY_MIN_CORES, BUSY_SHARE x
+    free cores)`` cores busy, the free cores being the logical cores minus the threads the case may use. Timings
+    of such a case may be slower and noisier than on an idle machine.
+    """
+    load = record.provenance.get("load") or {}
+    others = load.get("others_cores")
+    cores = (record.provenance.get("machine") or {}).get("cores_logical")
+    if not isinstance(others, (int, float)) or not cores:
+        return ""
+    used = 1 if record.case.threads == "1" else cores
+    limit = max(BUSY_MIN_CORES, BUSY_SHARE * (cores - used))
+    if others <= limit:
+        return ""
+    return (f"other processes kept {others:.1f} of {cores} cores busy during the case (threads={record.case.threads}; "
+            f"busy above {limit:.1f})")

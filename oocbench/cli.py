@@ -221,6 +221,14 @@ def _repeats(args: argparse.Namespace) -> tuple[int, int]:
     return (1, AUTO_REPEATS) if repeat == "auto" else (int(repeat), 1)
 
 
+def _project_rows(text: str) -> float:
+    """argparse type of ``report --project-rows``: a row count (``1e9``) or a tier."""
+    try:
+        return float(config.parse_scale(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _memory(text: str) -> int:
     """argparse type of ``--memory-limit``: :func:`oocbench.config.parse_memory` against this machine's RAM."""
     import psutil
@@ -568,7 +576,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     results = Path(args.results)
     out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
-    index = build_report(records, out, source=source)
+    index = build_report(records, out, source=source, project_rows=args.project_rows)
     err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
     print(index.resolve())  # plain print: a rich console would wrap a long path
     return 0
@@ -667,6 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="records.jsonl, a directory holding one (or a tree of them), or a report's results.json "
                          "(default ./results)")
     rp.add_argument("--out", type=Path, default=None, help="report directory (default RESULTS/report)")
+    rp.add_argument("--project-rows", type=_project_rows, default=1e9, metavar="ROWS",
+                    help="row count each adapter's fit memory is projected to, against this machine's RAM, where 3+ "
+                         "scales over 2 decades were measured (default 1e9)")
     rp.set_defaults(func=cmd_report)
 
     ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "

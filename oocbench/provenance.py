@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,55 @@ def provenance(extra_dists: tuple[str, ...] = ()) -> dict[str, Any]:
         "machine": machine_info(),
         "thread_env": {k: os.environ.get(k) for k in THREAD_VARS},
     }
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of every child it has waited for (a finished case's whole tree)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no way to tell the case's CPU from others'
+        return float("nan")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (steal counted: a neighbour VM took them)."""
+    t = psutil.cpu_times()
+    # guest time is already inside user / nice
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal")) - sum(
+        getattr(t, k, 0.0) for k in ("guest", "guest_nice"))
+
+
+def load_snapshot() -> dict[str, Any]:
+    """How busy the machine is now: load averages, CPU frequency, and the counters :func:`load_during` needs."""
+    try:
+        freq = psutil.cpu_freq()
+    except (OSError, NotImplementedError, AttributeError):  # no cpufreq on this system or in this container
+        freq = None
+    try:
+        loadavg = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        loadavg = None
+    return {"loadavg": loadavg, "cpu_freq_mhz": round(freq.current) if freq and freq.current else None,
+            "cpu_freq_max_mhz": round(freq.max) if freq and freq.max else None,
+            "_t": time.monotonic(), "_busy_cpu_s": _busy_cpu_s(), "_own_cpu_s": _own_cpu_s()}
+
+
+def load_during(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The machine's load around a case run by this process between two :func:`load_snapshot`.
+
+    ``start`` / ``end``: 1-, 5- and 15-minute load averages (``os.getloadavg``) and CPU frequency in MHz
+    (``psutil.cpu_freq``: current and max, ``None`` where not exposed). ``others_cores``: the average number
+    of cores other processes kept busy meanwhile - the machine's busy CPU time minus this process's and its
+    waited-for children's (the case's process tree), over the wall time; the load average cannot tell the
+    case's own work (or the previous case's, still decaying in it) from anyone else's.
+    """
+    wall = end["_t"] - start["_t"]
+    own = end["_own_cpu_s"] - start["_own_cpu_s"]
+    busy = end["_busy_cpu_s"] - start["_busy_cpu_s"]
+    others = max(busy - own, 0.0) / wall if wall > 0 and own == own else None  # own is NaN off POSIX
+    public = ("loadavg", "cpu_freq_mhz", "cpu_freq_max_mhz")
+    return {"start": {k: start[k] for k in public}, "end": {k: end[k] for k in public}, "wall_s": round(wall, 3),
+            "others_cores": None if others is None else round(others, 3)}

@@ -48,6 +48,7 @@ class PageCheck:
     title: str = ""
     text: str = ""  # document.body.innerText
     screenshot: bytes = b""  # PNG
+    value: Any = None  # what the ``evaluate`` expression returned (JSON)
 
 
 class Chromium:
@@ -135,8 +136,9 @@ class Chromium:
                     return self.events.pop(i)
             self.events.append(self._read_message(deadline))
 
-    def inspect(self, url: str, settle_s: float = 0.5) -> PageCheck:
-        """Load ``url`` in a fresh tab and return what was seen (see :class:`PageCheck`)."""
+    def inspect(self, url: str, settle_s: float = 0.5, evaluate: str = "") -> PageCheck:
+        """Load ``url`` in a fresh tab and return what was seen (see :class:`PageCheck`); ``evaluate``: a
+        JavaScript expression whose JSON-serialisable value is returned as :attr:`PageCheck.value`."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
@@ -148,11 +150,15 @@ class Chromium:
         time.sleep(settle_s)  # late console messages
         check = PageCheck()
         js = ("JSON.stringify({title: document.title, text: document.body ? document.body.innerText : '',"
-              " images: Array.from(document.images).map(i => ({src: i.getAttribute('src'), complete: i.complete,"
+              " images: Array.from(document.images).map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt'),"
+              " complete: i.complete,"
               " naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight}))})")
         value = json.loads(self.send("Runtime.evaluate", {"expression": js, "returnByValue": True},
                                      session=session)["result"]["value"])
         check.title, check.text, check.images = value["title"], value["text"], value["images"]
+        if evaluate:
+            check.value = json.loads(self.send("Runtime.evaluate", {
+                "expression": f"JSON.stringify({evaluate})", "returnByValue": True}, session=session)["result"]["value"])
         size = self.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
         shot = self.send("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
@@ -178,7 +184,7 @@ class Chromium:
         return check
 
 
-def inspect_page(path: str | Path, executable: str | None = None, width: int = 1280) -> PageCheck:
-    """Open ``path`` (a local HTML file) in headless Chromium; see :class:`PageCheck`."""
+def inspect_page(path: str | Path, executable: str | None = None, width: int = 1280, evaluate: str = "") -> PageCheck:
+    """Open ``path`` (a local HTML file) in headless Chromium; see :class:`PageCheck` and :meth:`Chromium.inspect`."""
     with Chromium(executable, width=width) as browser:
-        return browser.inspect(Path(path).resolve().as_uri())
+        return browser.inspect(Path(path).resolve().as_uri(), evaluate=evaluate)

@@ -30,7 +30,7 @@ from oocbench.datasets import DatasetError
 from oocbench.features import UnsupportedInputError, choose_format
 from oocbench.harness.measure import tree_rss
 from oocbench.harness.watchdog import escalate, kill_group, kill_tree
-from oocbench.provenance import provenance, thread_env
+from oocbench.provenance import load_during, load_snapshot, provenance, thread_env
 from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
 
 
@@ -136,9 +136,17 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
 
     Raises :class:`~oocbench.datasets.DatasetError` for data found damaged, here or inside the case's child
     process (a harness failure: not a result). The record's ``provenance["limits"]`` holds the time limit, the
-    memory cap (bytes; ``memory_default``: the 80%-of-RAM default) and the grace it ran under.
+    memory cap (bytes; ``memory_default``: the 80%-of-RAM default) and the grace it ran under;
+    ``provenance["load"]`` how busy the machine was from start to end (:func:`oocbench.provenance.load_during`:
+    load averages and CPU frequency at both ends, and the cores other processes kept busy meanwhile).
     """
-    limits = limits or Limits()
+    start = load_snapshot()
+    record = _run_case(spec, limits or Limits(), memray, data_base)
+    record.provenance["load"] = load_during(start, load_snapshot())
+    return record
+
+
+def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | str | None) -> CaseRecord:
     started = _now()
     entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
     record = CaseRecord(case=spec, started_at=started, provenance=provenance())
@@ -149,7 +157,7 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
                                    "memory_default": limits.memory_bytes is None, "grace_s": limits.grace_s}
     if entry.cls is None or not entry.installed:
         return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
-    gen = datasets.get_generator(spec.dataset)
+    gen = datasets.get_source(spec.dataset)
     record.adapter_info = entry.cls.describe()
     # keyed by distribution name ("river"), never by a requirement string ("river>=0.21")
     record.provenance["versions"][entry.cls.library_distribution()] = entry.cls.library_version()

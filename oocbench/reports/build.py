@@ -17,10 +17,14 @@ from oocbench.fmt import fmt_num
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
 from oocbench.reports import html as H
-from oocbench.reports import plots as P
+from oocbench.reports import tables as T
+from oocbench.reports.insight import insight_section
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import case_groups, flatten, sections
-from oocbench.reports.verdict import data_helps, verdicts
+from oocbench.reports.registry import PLOTS
+from oocbench.reports.section import PROJECT_ROWS, Section
+from oocbench.reports.style import adapter_styles
+from oocbench.reports.tuning import tuning_section
 
 
 def _json_safe(obj: Any) -> Any:
@@ -65,7 +69,8 @@ def _dataset_line(records: list[CaseRecord], task: str) -> str:
     return "; ".join(parts)
 
 
-def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -> Path:
+def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
+                 project_rows: float = PROJECT_ROWS) -> Path:
     """Write the report for ``records`` into ``out`` and return the path of its ``index.html``.
 
     Parameters
@@ -77,7 +82,11 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
         The report directory (created; its ``plots/*.png`` are replaced).
     source : str
         Where the records came from, shown in the header.
+    project_rows : float
+        The row count each adapter's fit memory is projected to (where its scales allow a projection).
     """
+    if not (isinstance(project_rows, (int, float)) and math.isfinite(project_rows) and project_rows >= 1):
+        raise ValueError(f"project_rows must be a row count >= 1, not {project_rows!r}")
     final = Path(out).resolve()
     if final.is_dir() and (other := sorted(p.name for p in final.iterdir() if p.name not in REPORT_ENTRIES)):
         # the whole directory is replaced: never one that holds anything but a report
@@ -89,7 +98,7 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "") -
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         (out / "plots").mkdir()
-        _write(records, out, source)
+        _write(records, out, source, float(project_rows))
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -120,59 +129,46 @@ def _replace_dir(new: Path, final: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _write(records: list[CaseRecord], out: Path, source: str) -> Path:
+def _section_html(s: Section, anchor: str) -> str:
+    """One section: its heading, dataset line, every figure of the registry that applies, the tables."""
+    body = [f'<h2 id="{anchor}">{H.esc(s.title)}</h2>', f"<p class=muted>{H.esc(_dataset_line(s.records, s.task))}</p>"]
+    if not any(g.ok for g in s.groups):
+        body.append(H.not_recorded("Figures", "no case here produced a result (see the table below)."))
+        entries: list = []
+    else:
+        entries = PLOTS
+    for entry in entries:
+        plot = entry.build(s) if entry.applies(s) else None
+        if plot is not None:
+            body.append(H.figure(plot))
+        elif entry.absent is not None:
+            body.append(H.absent(entry.absent(s)))
+        if entry.after is not None:
+            body.append(entry.after(s))
+    body.append("<h3>Every case</h3>" + T.cases_table(s.groups, s.task))
+    return "".join(body)
+
+
+def _write(records: list[CaseRecord], out: Path, source: str, project_rows: float) -> Path:
     """Write the whole report into the (new, empty) directory ``out``."""
     current, superseded = latest_per_case(records)
     groups = case_groups(current)
-    by_section = sections(groups)
-    adapters = sorted({r.case.adapter for r in current})
-    styles = P.adapter_styles(adapters)
+    styles = adapter_styles(g.label() for g in groups)
 
     verdict_html, section_html, nav = [], [], []
-    for i, ((dataset, profile, threads, setting), sgroups) in enumerate(by_section.items(), start=1):
-        title = _section_title(dataset, profile, threads, setting)
-        recs = [r for g in sgroups for r in g.records]
-        task = next((g.task for g in sgroups if g.task), "")
+    for i, ((dataset, profile, threads, setting), sgroups) in enumerate(sections(groups).items(), start=1):
+        s = Section(_section_title(dataset, profile, threads, setting), f"s{i:02d}", out, sgroups, styles,
+                    project_rows)
         anchor = f"s{i}"
-        nav.append(f'<a href="#{anchor}">{H.esc(title)}</a>')
-        verdict_html.append(f"<h3>{H.esc(title)}</h3>" + H.verdict_table(verdicts(sgroups), task))
-        stem = f"s{i:02d}"
-        figs = [P.throughput_plot(sgroups, styles, out, stem, title),
-                P.memory_plot(sgroups, recs, styles, out, stem, title),
-                P.accuracy_plot(sgroups, recs, styles, out, stem, title, task)]
-        body = [f'<h2 id="{anchor}">{H.esc(title)}</h2>',
-                f"<p class=muted>{H.esc(_dataset_line(recs, task))}</p>"]
-        body += [H.figure(f) for f in figs]
-        gap = P.gap_plot(sgroups, styles, out, stem, title, task)
-        if gap is not None:
-            body.append(H.figure(gap))
-        if (helps := data_helps(sgroups, task)) is not None:
-            body.append(f"<p class=note>{H.esc(helps)}</p>")
-        curve = P.learning_curve_plot(sgroups, styles, out, stem, title, task)
-        if curve is not None:
-            body.append(H.figure(curve))
-        missing: dict[str, str] = {}  # adapter -> why it has no curve (first reason recorded)
-        for r in recs:
-            if r.status == "ok" and r.extra.get("learning_curve_missing"):
-                missing.setdefault(r.case.adapter, str(r.extra["learning_curve_missing"]))
-        by_reason: dict[str, list[str]] = {}  # one line per reason, naming every adapter it applies to
-        for a, m in sorted(missing.items()):
-            by_reason.setdefault(m, []).append(a)
-        why = "".join(f"<li><b>{H.esc(', '.join(names))}</b>: {H.esc(m)}</li>" for m, names in by_reason.items())
-        if curve is None:
-            body.append(H.not_recorded("Prequential learning curves",
-                                       "" if why else "no record here has extra['learning_curve']."))
-        if why:
-            body.append(f"<div class='small muted'>No learning curve recorded for:<ul>{why}</ul></div>")
-        passes = P.checkpoints_plot(sgroups, styles, out, stem, title, task)
-        if passes is not None:
-            body.append(H.figure(passes))
-        body.append(H.figure(P.pareto_plot(sgroups, styles, out, stem, title, task)))
-        body.append("<h3>Every case</h3>" + H.cases_table(sgroups, task))
-        section_html.append("".join(body))
+        nav.append(f'<a href="#{anchor}">{H.esc(s.title)}</a>')
+        verdict_html.append(f"<h3>{H.esc(s.title)}</h3>" + T.verdict_table(s.verdicts, s.task))
+        section_html.append(_section_html(s, anchor))
 
+    # grids of settings (--param) and what each model learned: sections of their own, shown when they have data
+    tuning_html, insight_html = tuning_section(current, out), insight_section(current, out)
+    extra_nav = (('<a href="#tuning">What is worth tuning</a>' if tuning_html else "")
+                 + ('<a href="#insight">What each model learned</a>' if insight_html else ""))
     counts = Counter(r.status for r in current)
-    failures = [r for r in current if r.status != "ok"]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     header = (
         "<header><h1>oocbench comparison report</h1>"
@@ -183,16 +179,11 @@ def _write(records: list[CaseRecord], out: Path, source: str) -> Path:
         + (f", {len(superseded)} older record(s) superseded by reruns (kept in the raw data)" if superseded else "")
         + ". Raw data: <a href=\"results.csv\">results.csv</a>, <a href=\"results.json\">results.json</a>.</p>"
         "<nav><a href=\"#verdict\">Verdict</a>" + "".join(nav)
-        + "<a href=\"#adapters\">Adapters</a><a href=\"#machine\">Machine</a></nav></header>")
-    fail_note = ""
-    if failures:
-        fail_note = ("<div class=note><b>" + H.esc(f"{len(failures)} case(s) did not produce a result")
-                     + "</b> - shown as status cells in the tables and as x marks on the plots: "
-                     + H.esc(", ".join(f"{k} {v}" for k, v in sorted(Counter(r.status for r in failures).items())))
-                     + "</div>")
-    body = [fail_note, '<h2 id="verdict">Verdict</h2>', *verdict_html, *section_html,
-            '<h2 id="adapters">Adapters</h2>', H.adapters_table(current),
-            '<h2 id="machine">Machine and software</h2>', H.machine_table(current),
+        + extra_nav + "<a href=\"#adapters\">Adapters</a><a href=\"#machine\">Machine</a></nav></header>")
+    body = [H.status_notes(current), '<h2 id="verdict">Verdict</h2>', T.verdict_rules(g.task for g in groups),
+            *verdict_html, *section_html, tuning_html, insight_html,
+            '<h2 id="adapters">Adapters</h2>', T.adapters_table(current),
+            '<h2 id="machine">Machine and software</h2>', T.machine_table(current),
             "<h3>What the memory figures cover</h3>", H.memory_notes(current)]
     index = out / "index.html"
     index.write_text(H.page("oocbench comparison report", header, body))

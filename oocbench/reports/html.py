@@ -1,7 +1,7 @@
 """The report page: one self-contained ``index.html`` (inline CSS, no script, no network), PNGs beside it.
 
-Every string that comes from records, adapters or datasets goes through :func:`esc` - an adapter name or
-failure reason containing ``<script>`` is shown as text, never run.
+The tables are in :mod:`oocbench.reports.tables`. Every string that comes from records, adapters or datasets
+goes through :func:`esc` - an adapter name or failure reason containing ``<script>`` is shown as text, never run.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
-from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
-from oocbench.metrics import get_task
+from oocbench.analysis import BUSY_MIN_CORES, BUSY_SHARE, busy_reason
+from oocbench.fmt import fmt_rows
 from oocbench.records import CaseRecord
-from oocbench.reports.model import CaseGroup
-from oocbench.reports.plots import Plot
-from oocbench.reports.verdict import TRADE_OFF_TOLERANCE, Verdict
+from oocbench.reports.draw import Absent, Plot
+from oocbench.reports.model import FAILED, NOT_RUN
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
@@ -27,8 +25,13 @@ h3{font-size:15px;margin:20px 0 6px}
 nav a{margin-right:14px}.muted{color:#666}.small{font-size:12px}
 table{border-collapse:collapse;margin:6px 0 14px;background:#fff;font-size:13px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-table.adapters{width:100%}table.adapters td:nth-child(6){max-width:420px}
-th{background:#f0f0f0;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.adapters{width:100%}table.adapters td{overflow-wrap:normal}table.adapters td:nth-child(-n+2){white-space:nowrap}
+table.adapters td:nth-child(3),table.adapters td:nth-child(4){min-width:9em}table.adapters td:last-child{width:60%}
+table.verdict td{min-width:9em}table.verdict td:first-child,table.verdict th:first-child{min-width:0;white-space:nowrap}
+table.verdict{width:100%}table.verdict td[data-not-converged]{min-width:20em}table.adapters code{overflow-wrap:anywhere}
+table.adapters dl{margin:0}table.adapters dt{font-weight:600;color:#444;margin-top:3px}table.adapters dd{margin:0 0 0 14px}
+.tie{color:#555;font-size:12px}.warn{color:#8a4b00;font-weight:600;font-size:12px}
+th{background:#f0f0f0;font-weight:600;overflow-wrap:normal}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .range{color:#777;font-size:11px;display:block}
 .status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}
 .st-timeout,.st-oom,.st-crashed,.st-error{color:#fff;background:#c62828}
@@ -47,140 +50,34 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _cell(stats: dict[str, Any], fmt) -> str:
-    """Median, with min-max underneath when there were several repeats."""
-    if stats["median"] is None:
-        return '<td class="num">-</td>'
-    rng = (f'<span class="range">{esc(fmt(stats["min"]))} - {esc(fmt(stats["max"]))}, n={stats["n"]}</span>'
-           if stats["n"] > 1 else "")
-    return f'<td class="num">{esc(fmt(stats["median"]))}{rng}</td>'
-
-
-def _status_cell(status: str, text: str | None = None) -> str:
-    return f'<td class="status st-{esc(status)}">{esc(text or status)}</td>'
-
-
-def _reasons(records: Iterable[CaseRecord]) -> str:
-    parts = []
-    for r in records:
-        tb = r.extra.get("traceback")
-        detail = f"<details><summary>log tail</summary><pre>{esc(tb)}</pre></details>" if tb else ""
-        parts.append(f"<div>#{r.case.repeat} <b>{esc(r.status)}</b>: {esc(r.reason) or '(no reason recorded)'}"
-                     f"{detail}</div>")
-    return "".join(parts)
-
-
-def cases_table(groups: list[CaseGroup], task: str) -> str:
-    """Every case of a section: values for the ok repeats, a status cell with the reason for the others."""
-    loss_label = get_task(task).loss.label
-    sec_label = get_task(task).secondary[0].label
-    head = ["adapter", "rows", "status", "throughput", "fit time", "RSS growth in fit", "memray heap peak",
-            f"{loss_label} (holdout)", sec_label, "coef. cosine", "notes"]
-    out = ["<table class=cases><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for g in groups:
-        attrs = (f'data-adapter="{esc(g.adapter)}" data-dataset="{esc(g.dataset)}" data-scale="{g.scale}" '
-                 f'data-status="{esc(g.status)}" '
-                 f'data-profile="{esc(g.profile)}" data-threads="{esc(g.threads)}"')
-        cells = [f"<td>{esc(g.label())}</td>", f'<td class="num">{esc(f"{g.scale:,}")}</td>']
-        if g.ok:
-            counts = Counter(r.status for r in g.records)
-            status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) if len(counts) > 1 else "ok"
-            cells.append(_status_cell("ok", status))
-            cells += [_cell(g.stats["rows_per_s"], fmt_rate), _cell(g.stats["fit_s"], fmt_seconds),
-                      _cell(g.stats["rss_growth"], fmt_bytes), _cell(g.stats["heap_peak"], fmt_bytes),
-                      _cell(g.stats["loss"], fmt_num), _cell(g.stats["secondary"], fmt_num),
-                      _cell(g.stats["coef_cosine"], lambda v: fmt_num(v, 3))]
-            notes = _reasons(g.failed)
-            missing = {r.extra.get("memray_failed") for r in g.ok} - {None, ""}
-            notes += "".join(f"<div>memray run failed: {esc(m)}</div>" for m in sorted(missing))
-            cells.append(f'<td class="reason">{notes}</td>')
-        else:
-            cells.append(_status_cell(g.status))
-            cells.append(f'<td class="reason" colspan="8">{_reasons(g.records)}</td>')
-        out.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _winner(g: CaseGroup | None, figure: str, also: str = "") -> str:
-    if g is None:
-        return '<td class="muted">-</td>'
-    fmts = {"rows_per_s": fmt_rate, "fit_memory": fmt_bytes, "loss": fmt_num}
-    value = fmts[figure](g.median(figure)) + (f", {fmts[also](g.median(also))}" if also else "")
-    ref = f" <span class=muted>({esc(g.reference)})</span>" if g.reference else ""
-    return f"<td><b>{esc(g.label())}</b>{ref} <span class=muted>{esc(value)}</span></td>"
-
-
-def verdict_table(verdicts: list[Verdict], task: str) -> str:
-    loss_label = get_task(task).loss.label
-    head = ["rows", "fastest", "leanest", "most accurate", "best trade-off", "compared", "failed / not run"]
-    out = ["<table class=verdict><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for v in verdicts:
-        trade = _winner(v.trade_off, "loss", also="rows_per_s")
-        failed = ", ".join(f"{esc(g.adapter)} ({esc(g.status)})" for g in v.failed) or "none"
-        out.append(f"<tr data-scale=\"{v.scale}\"><td>{esc(fmt_rows(v.scale))}</td>"
-                   f"{_winner(v.fastest, 'rows_per_s')}{_winner(v.leanest, 'fit_memory')}"
-                   f"{_winner(v.most_accurate, 'loss')}{trade}<td class=num>{v.compared}</td><td>{failed}</td></tr>")
-    out.append("</tbody></table>")
-    out.append(f"<p class='small muted'>Computed from the medians over repeats. Fastest: highest rows/s in fit. "
-               f"Leanest: lowest fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest "
-               f"{esc(loss_label)} on the holdout. Best trade-off: the fastest adapter whose {esc(loss_label)} is "
-               f"within {TRADE_OFF_TOLERANCE:.0%} of the most accurate one's. With one adapter compared, it wins "
-               f"every column by default.</p>")
-    return "".join(out)
-
-
 def figure(plot: Plot) -> str:
+    note = f"<p class=note>{esc(plot.note)}</p>" if plot.note else ""
+    details = ""
+    if plot.details:
+        details = (f"<div class='small muted'>{esc(plot.details_title)}<ul>"
+                   + "".join(f"<li>{_named_item(d)}</li>" for d in plot.details) + "</ul></div>")
     return (f'<figure><img src="{esc(plot.file)}" alt="{esc(plot.alt)}" loading="eager">'
-            f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}</figcaption></figure>")
+            f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}</figcaption></figure>{note}{details}")
+
+
+def _named_item(text: str) -> str:
+    """``"names: why"`` with the names in bold."""
+    names, sep, why = text.partition(": ")
+    return f"<b>{esc(names)}</b>: {esc(why)}" if sep else esc(text)
 
 
 def not_recorded(title: str, why: str) -> str:
     return f'<div class="note"><b>{esc(title)}: not recorded.</b> {esc(why)}</div>'
 
 
-def _kv(mapping: dict[str, Any]) -> str:
-    return " ".join(f"<code>{esc(k)}={esc(json.dumps(v, default=str))}</code>" for k, v in sorted(mapping.items()))
+def absent(note: Absent) -> str:
+    """The note for a figure that does not apply (see :class:`oocbench.reports.registry.Absent`)."""
+    items = (f"<div class='small muted'>{esc(note.items_title)}<ul>" + "".join(f"<li>{_named_item(i)}</li>" for i in note.items)
+             + "</ul></div>") if note.items else ""
+    return not_recorded(note.title, note.why) + items
 
 
-def adapters_table(records: list[CaseRecord]) -> str:
-    """Per adapter: version, API path, update semantics, input, hyperparameters as run, and status counts."""
-    by: dict[str, list[CaseRecord]] = {}
-    for r in records:
-        by.setdefault(r.case.adapter, []).append(r)
-    head = ["adapter", "library version", "API path", "update semantics", "input", "hyperparameters as run",
-            "cases"]
-    out = ["<table class=adapters><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for name in sorted(by):
-        recs = by[name]
-        info = next((r.adapter_info for r in recs if r.adapter_info), {})
-        versions = sorted({str(r.adapter_info.get("version")) for r in recs if r.adapter_info.get("version")})
-        hyper: dict[str, set[str]] = {}
-        for r in recs:
-            hp = r.adapter_info.get("hyperparameters")
-            if hp is not None:
-                hyper.setdefault(r.case.profile, set()).add(json.dumps(hp, sort_keys=True, default=str))
-        hp_html = "".join(f"<div><i>{esc(p)}</i>: {_kv(json.loads(h))}</div>"
-                          for p in sorted(hyper) for h in sorted(hyper[p]))
-        if not hp_html and info.get("params") is not None:
-            hp_html = f"<div><i>defaults</i>: {_kv(info['params'])}</div>"
-        counts = Counter(r.status for r in recs)
-        status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        why = sorted({r.reason for r in recs if r.status in ("not-installed", "skipped") and r.reason})
-        status_html = esc(status) + "".join(f"<div class='small muted'>{esc(w)}</div>" for w in why)
-        # the batch format each case actually got (dense numeric data; CSR or Arrow where columns are categorical)
-        used = sorted({f"{f['input_format']} ({r.case.dataset})" for r in recs
-                       if isinstance(f := r.extra.get("features"), dict) and f.get("input_format")})
-        formats = "; ".join(used) or ", ".join(info.get("input_formats") or []) or "-"
-        out.append(f'<tr data-adapter="{esc(name)}"><td><b>{esc(name)}</b></td>'
-                   f"<td>{esc(', '.join(versions) or 'not recorded')}</td><td>{esc(info.get('api_path', '-'))}</td>"
-                   f"<td>{esc(info.get('update_semantics', '-'))}</td><td>{esc(formats)}</td>"
-                   f"<td class=small>{hp_html or '-'}</td><td>{status_html}</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _distinct(records: list[CaseRecord], getter) -> list[str]:
+def distinct(records: list[CaseRecord], getter) -> list[str]:
     seen: dict[str, None] = {}
     for r in records:
         v = getter(r)
@@ -189,36 +86,27 @@ def _distinct(records: list[CaseRecord], getter) -> list[str]:
     return list(seen)
 
 
-def machine_table(records: list[CaseRecord]) -> str:
-    """The machine(s), software and thread settings the records ran with (every distinct value listed)."""
-    rows: list[tuple[str, str]] = []
-    for m in _distinct(records, lambda r: r.provenance.get("machine")):
-        d = json.loads(m)
-        cores = f"{d.get('cores_logical')} logical / {d.get('cores_physical')} physical"
-        rows.append(("machine", f"{d.get('cpu', '?')}; {cores} cores; RAM {fmt_bytes(d.get('ram_bytes'))}; "
-                                f"{d.get('os', '')}"))
-    rows.append(("oocbench version", ", ".join(_distinct(records, lambda r: r.provenance.get("oocbench"))) or "-"))
-    rows.append(("git commit", ", ".join(_distinct(records, lambda r: r.provenance.get("git_commit"))) or "-"))
-    rows.append(("Python", ", ".join(_distinct(records, lambda r: r.provenance.get("python"))) or "-"))
-    versions: dict[str, set[str]] = {}
-    for r in records:
-        for k, v in (r.provenance.get("versions") or {}).items():
-            if v:
-                versions.setdefault(k, set()).add(str(v))
-    rows.append(("library versions", ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in sorted(versions.items()))))
-    for mode in sorted({r.case.threads for r in records}):
-        envs = _distinct([r for r in records if r.case.threads == mode], lambda r: r.provenance.get("thread_env"))
-        text = "; ".join(" ".join(f"{k}={v}" for k, v in json.loads(e).items() if v) for e in envs)
-        rows.append((f"thread mode {mode}", ("one core" if mode == "1" else "all cores") + (f": {text}" if text
-                                                                                              else "")))
-    pools = _distinct(records, lambda r: r.provenance.get("arrow_memory_pool"))
-    if pools:
-        rows.append(("Arrow memory pool", ", ".join(pools)))
-    dates = sorted(t for t in (r.started_at for r in records) if t)
-    if dates:
-        rows.append(("cases run", f"{dates[0]} to {dates[-1]}"))
-    return ("<table class=machine><tbody>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-            + "</tbody></table>")
+def status_notes(records: list[CaseRecord]) -> str:
+    """The notes at the top of the page: cases that failed, cases not run here, cases run on a busy machine."""
+    notes = []
+    failed = Counter(r.status for r in records if r.status in FAILED)
+    if failed:
+        notes.append(f"<b>{sum(failed.values())} case(s) failed</b> ({esc(', '.join(f'{k} {v}' for k, v in sorted(failed.items())))})"
+                     " - an x on the plots at their scale, and a status cell with the reason in the tables.")
+    not_run = Counter(r.status for r in records if r.status in NOT_RUN)
+    if not_run:
+        notes.append(f"<b>{sum(not_run.values())} case(s) not run here</b> ({esc(', '.join(f'{k} {v}' for k, v in sorted(not_run.items())))})"
+                     " - not drawn; the verdict and the tables say why.")
+    busy = [r for r in records if busy_reason(r)]
+    if busy:
+        shown = ", ".join(f"{r.case.adapter} at {fmt_rows(r.case.scale)} ({r.case.dataset})" for r in busy[:8])
+        notes.append(
+            f"<b>{len(busy)} of {len(records)} case(s) ran while the machine was busy</b>: other processes kept "
+            f"more than max({BUSY_MIN_CORES}, {BUSY_SHARE} x the cores the case left free) cores busy during them "
+            "on average (the machine's busy CPU time minus the case's own). Their timings may be slower and "
+            "noisier than on an idle machine; rerun them (--force) on a quiet one. "
+            + esc(shown + (f" and {len(busy) - 8} more" if len(busy) > 8 else "")) + ".")
+    return "".join(f"<div class=note>{n}</div>" for n in notes)
 
 
 def memory_notes(records: list[CaseRecord]) -> str:
@@ -228,7 +116,7 @@ def memory_notes(records: list[CaseRecord]) -> str:
                           ("kernel high-water mark", lambda r: r.memory.rss_kernel_covers),
                           ("anonymous RSS growth", lambda r: r.memory.rss_anon_covers),
                           ("heap peak", lambda r: r.memory.heap_covers)):
-        for text in _distinct(records, getter):
+        for text in distinct(records, getter):
             items.append(f"<li><b>{esc(label)}</b>: {esc(text)}</li>")
     notes = {r.case.adapter: r.adapter_info["heap_note"] for r in records if r.adapter_info.get("heap_note")}
     for adapter, note in sorted(notes.items()):

@@ -10,6 +10,9 @@
   plugs in: a function ``(parsed_json, path) -> list[CaseRecord] | None`` that returns ``None`` for files
   it does not understand).
 
+Library versions are keyed by distribution name (``river``); records written before that was so may key them by
+the adapter's requirement string (``river>=0.21``): :func:`normalize_versions` maps those back, on load.
+
 Lines or entries that are not valid records are skipped and, with ``skipped=[]`` given, reported there
 (:class:`oocbench.records.SkippedLine`); a file that cannot be read at all raises
 :class:`UnreadableRecordsError` naming it.
@@ -18,6 +21,7 @@ Lines or entries that are not valid records are skipped and, with ``skipped=[]``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,30 @@ from typing import Any
 from oocbench.records import RECORDS_FILE, CaseRecord, SkippedLine, read_records, record_or_reason
 
 JsonLoader = Callable[[Any, Path], "list[CaseRecord] | None"]
+
+
+def normalize_versions(versions: dict[str, Any]) -> dict[str, Any]:
+    """Library versions keyed by distribution name: a requirement string key (``"river>=0.21"``,
+    ``"dask[dataframe]>=2024.1"``) becomes its name; a name given both ways keeps the plain key's version.
+
+    >>> normalize_versions({"river>=0.21": "0.26.1", "numpy": "2.4.6", "dask[dataframe] >=2024.1": "2025.1"})
+    {'numpy': '2.4.6', 'river': '0.26.1', 'dask': '2025.1'}
+    """
+    out = {k: v for k, v in versions.items() if _dist_name(k) == k}
+    for k, v in versions.items():
+        out.setdefault(_dist_name(k), v)
+    return out
+
+
+def _dist_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;(@]", requirement.strip(), maxsplit=1)[0] or requirement
+
+
+def _normalized(records: list[CaseRecord]) -> list[CaseRecord]:
+    for r in records:
+        if isinstance(r.provenance.get("versions"), dict):
+            r.provenance["versions"] = normalize_versions(r.provenance["versions"])
+    return records
 
 
 class UnreadableRecordsError(ValueError):
@@ -98,12 +126,12 @@ def load_records(path: str | Path, skipped: list[SkippedLine] | None = None) -> 
     if not path.exists():
         raise FileNotFoundError(f"no results at {path}")
     if path.is_file():
-        return _load_json(path, skipped) if path.suffix == ".json" else read_records(path, skipped)
+        return _normalized(_load_json(path, skipped) if path.suffix == ".json" else read_records(path, skipped))
     direct = path / RECORDS_FILE
     files = [direct] if direct.exists() else sorted(path.rglob(RECORDS_FILE))
     if not files:
         raise FileNotFoundError(f"no {RECORDS_FILE} in {path} (run `oocbench run --results {path}` first)")
-    return [r for f in files for r in read_records(f, skipped)]
+    return _normalized([r for f in files for r in read_records(f, skipped)])
 
 
 def latest_per_case(records: Iterable[CaseRecord]) -> tuple[list[CaseRecord], list[CaseRecord]]:

@@ -16,6 +16,11 @@ from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize
 from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord
 
+#: statuses of a case that ran and did not produce a result (an ``x`` on the plots)
+FAILED = ("timeout", "oom", "crashed", "error")
+#: statuses of a case that was not run here (not drawn; the verdict and the tables say why)
+NOT_RUN = ("not-installed", "skipped")
+
 #: In-memory references of records written before adapters declared ``reference`` themselves.
 LEGACY_REFERENCES = {"sklearn.batch": "in-memory linear reference"}
 
@@ -59,6 +64,12 @@ def gap_rel(record: CaseRecord) -> float | None:
     return None if value is None or not best else value / abs(float(best))
 
 
+def constant_loss(record: CaseRecord) -> float | None:
+    """The constant predictor's loss on the same holdout (``record.baseline``): the floor a model must beat."""
+    value = record.baseline.get(get_task(task_of(record)).loss.key)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
 def rss_growth(record: CaseRecord) -> float | None:
     """Process-tree RSS high-water mark during fit minus the baseline before fit."""
     v = record.memory.rss_fit_bytes
@@ -88,6 +99,7 @@ FIGURES: dict[str, Callable[[CaseRecord], float | None]] = {
     "heap_peak": heap_peak,
     "fit_memory": fit_memory,
     "loss": loss,
+    "constant_loss": constant_loss,
     "gap": gap,
     "gap_rel": gap_rel,
     "secondary": secondary,
@@ -117,6 +129,11 @@ class CaseGroup:
     @property
     def failed(self) -> list[CaseRecord]:
         return [r for r in self.records if r.status != "ok"]
+
+    @property
+    def not_run(self) -> bool:
+        """No repeat ran here (not installed, skipped): nothing to draw, nothing failed."""
+        return not self.ok and self.records[0].status in NOT_RUN
 
     @property
     def status(self) -> str:
@@ -169,6 +186,19 @@ def _flat(prefix: str, mapping: dict[str, Any] | None) -> dict[str, Any]:
     return {f"{prefix}.{k}": v for k, v in (mapping or {}).items()}
 
 
+def _load_columns(load: Any) -> dict[str, Any]:
+    """How busy the machine was (``provenance["load"]``) as flat columns; none for records without it."""
+    if not isinstance(load, dict):
+        return {}
+    out: dict[str, Any] = {"load.others_cores": load.get("others_cores")}
+    for end in ("start", "end"):
+        snap = load.get(end) or {}
+        avg = snap.get("loadavg") or [None]
+        out[f"load.{end}.loadavg_1m"] = avg[0]
+        out[f"load.{end}.cpu_freq_mhz"] = snap.get("cpu_freq_mhz")
+    return out
+
+
 def flatten(record: CaseRecord, superseded: bool = False) -> dict[str, Any]:
     """One CSV row: every scalar of the record; nested settings as JSON text."""
     d = record.to_dict()
@@ -185,7 +215,7 @@ def flatten(record: CaseRecord, superseded: bool = False) -> dict[str, Any]:
         "features.hash_bits": record.extra.get("features", {}).get("hash_bits"),
         "adapter.hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True, default=str),
         "oocbench": prov.get("oocbench"), "git_commit": prov.get("git_commit"), "python": prov.get("python"),
-        **_flat("machine", prov.get("machine")),
+        **_flat("machine", prov.get("machine")), **_load_columns(prov.get("load")),
         "versions": json.dumps(prov.get("versions", {}), sort_keys=True),
         **{f"extra.{k}": v for k, v in record.extra.items() if not isinstance(v, (dict, list))},
         "started_at": record.started_at, "finished_at": record.finished_at, "superseded": superseded,

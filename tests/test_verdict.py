@@ -1,0 +1,94 @@
+"""The verdict's rules on records written by hand (the rules, not the libraries, are under test here; the
+report tests and the browser test build the verdict from real runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from oocbench.metrics import get_task
+from oocbench.records import CaseRecord, CaseSpec
+from oocbench.reports import build_report
+from oocbench.reports.model import case_groups
+from oocbench.reports.tables import verdict_table
+from oocbench.reports.verdict import LEARNED_MARGIN, verdicts
+
+
+def rec(adapter: str, loss: float, rate: float = 1e6, mem: int = 5_000_000, *, task: str = "binary",
+        constant: float | None = 0.675, scale: int = 1000, repeat: int = 0, status: str = "ok") -> CaseRecord:
+    key = get_task(task).loss.key
+    r = CaseRecord(case=CaseSpec(adapter, "synth-" + task, scale, repeat=repeat), status=status, task=task,
+                   rows=scale, rows_per_s=rate if status == "ok" else None,
+                   metrics={key: loss} if status == "ok" else {},
+                   baseline={key: constant} if constant is not None else {},
+                   started_at="2026-01-01T00:00:00+00:00", finished_at="2026-01-01T00:00:01+00:00")
+    if status == "ok":
+        r.timings.fit_s = scale / rate
+        r.memory.rss_fit_bytes = mem
+    return r
+
+
+def test_a_model_worse_than_the_constant_predictor_is_never_crowned():
+    # "diverged" is the fastest and the leanest, and its loss is worse than predicting the mean
+    (v,) = verdicts(case_groups([rec("good", 0.520, 1e5, 9_000_000), rec("ok", 0.522, 2e5, 8_000_000),
+                                 rec("diverged", 11.7, 5e6, 1_000_000)]))
+    assert (v.fastest.winner.adapter, v.leanest.winner.adapter, v.most_accurate.winner.adapter) == ("ok", "ok",
+                                                                                                   "good")
+    assert [g.adapter for g in v.not_converged] == ["diverged"] and v.compared == 3
+    assert v.constant == 0.675
+
+
+def test_only_models_within_the_margin_of_the_best_loss_are_ranked():
+    best = 0.500
+    inside, outside = best * (1 + LEARNED_MARGIN / 2), best * (1 + 2 * LEARNED_MARGIN)
+    (v,) = verdicts(case_groups([rec("best", best, 1e5), rec("inside", inside, 2e5), rec("outside", outside, 9e6),
+                                 rec("hinge", 0.649, 8e6)]))  # better than the constant, far from the best
+    assert sorted(g.adapter for g in v.learned) == ["best", "inside"]
+    assert v.fastest.winner.adapter == "inside"
+    assert [g.adapter for g in v.not_converged] == ["outside", "hinge"]  # ordered by loss
+
+
+def test_nobody_is_crowned_when_no_model_beats_the_constant_predictor():
+    (v,) = verdicts(case_groups([rec("a", 0.70), rec("b", 0.69, 2e6)]))
+    assert v.fastest is v.leanest is v.most_accurate is None and v.learned == []
+    assert len(v.not_converged) == 2
+
+
+def test_regression_uses_the_task_tables_loss():
+    (v,) = verdicts(case_groups([rec("a", 1.0, 1e5, task="regression", constant=2.23),
+                                 rec("b", 1.5, 9e6, task="regression", constant=2.23)]))
+    assert v.fastest.winner.adapter == "a" and [g.adapter for g in v.not_converged] == ["b"]
+
+
+def test_a_win_whose_spread_overlaps_another_is_a_tie():
+    records = [rec("a", 0.5, r, repeat=i) for i, r in enumerate((1.0e6, 1.4e6, 0.8e6))]
+    records += [rec("b", 0.5, r, repeat=i) for i, r in enumerate((0.9e6, 1.1e6, 1.2e6))]  # ranges overlap
+    records += [rec("c", 0.5, r, repeat=i) for i, r in enumerate((2e5, 3e5, 2.5e5))]  # clearly slower
+    (v,) = verdicts(case_groups(records))
+    assert v.fastest.winner.adapter == "b" and [g.adapter for g in v.fastest.tied] == ["a"]
+    # single runs tie only when their figures are within 0.1%
+    (w,) = verdicts(case_groups([rec("a", 0.5, 1.0e6), rec("b", 0.5, 1.0005e6), rec("c", 0.5, 0.9e6)]))
+    assert w.fastest.winner.adapter == "b" and [g.adapter for g in w.fastest.tied] == ["a"]
+    html = verdict_table([v], "binary")
+    assert 'data-winner="b" data-tied="a"' in html and "tie</b> with: a" in html
+
+
+def test_failed_and_not_run_cases_are_kept_apart():
+    (v,) = verdicts(case_groups([rec("a", 0.5), rec("t", 0.5, status="timeout"), rec("s", 0.5, status="skipped"),
+                                 rec("n", 0.5, status="not-installed")]))
+    assert [g.adapter for g in v.failed] == ["t"] and sorted(g.adapter for g in v.not_run) == ["n", "s"]
+
+
+@pytest.mark.parametrize(("adapters", "alone"), [(["a"], True), (["a", "b"], False)])
+def test_the_one_adapter_sentence_only_when_one_adapter_learned(adapters, alone):
+    groups = case_groups([rec(a, 0.5 + i * 1e-4, 1e6 * (i + 1)) for i, a in enumerate(adapters)]
+                         + [rec("diverged", 3.0)])
+    html = verdict_table(verdicts(groups), "binary")
+    assert ("only one adapter learned: it wins every column" in html) is alone
+    assert "with one adapter compared" not in html
+
+
+def test_verdict_in_the_page_lists_non_learners_with_their_loss(tmp_path):
+    index = build_report([rec("good", 0.52, 1e5), rec("diverged", 11.7, 5e6)], tmp_path / "r")
+    html = index.read_text()
+    assert 'data-not-converged="diverged"' in html and "diverged 11.7000" in html
+    assert 'data-winner="diverged"' not in html and 'data-winner="good"' in html
