@@ -7,8 +7,9 @@ SUITE  ?= quick
 
 .PHONY: bench test lint venv clean asv
 
-# asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html
-ASV_PROFILE ?= quick
+# asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html;
+# the profile is make bench's suite, so `make asv` after `make bench` reuses every case it recorded
+ASV_PROFILE ?= $(SUITE)
 ASV_ARGS    ?=
 
 venv: $(STAMP)
@@ -26,17 +27,35 @@ bench: $(STAMP)
 	$(BIN)/oocbench run --suite $(SUITE); rc=$$?; $(BIN)/oocbench report || exit 1; exit $$rc
 
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure
+EXAMPLE := examples/oocbench-example-adapter
+
+# ruff, the whole suite, the cluster tests alone (a test must not pass only thanks to an earlier one), and the
+# example adapter package's own test (check_adapter), installed as a user would (its entry point registers it,
+# so the isolated run really runs) into a throwaway target: the venv is untouched
 test: $(STAMP)
 	$(BIN)/ruff check oocbench tests benchmarks scripts examples
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q -p no:cacheprovider -k cluster tests
+	rm -rf build/example-site
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation --target build/example-site ./$(EXAMPLE)
+	cd $(EXAMPLE) && PYTHONPATH=$(CURDIR)/build/example-site $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # `existing` environments save results only with an explicit commit (HEAD; a dirty tree is marked in the
-# records' provenance); `asv machine --yes` records this machine once in ~/.asv-machine.json
+# records' provenance); `asv machine --yes` records this machine once in ~/.asv-machine.json. Cases that
+# `make bench` (results/) or an earlier asv run (.asv/results/oocbench-records/) recorded for this clean commit,
+# versions and machine are reused, not fitted again (OOCBENCH_ASV_REUSE=0 refits them)
 asv: $(STAMP)
 	$(BIN)/asv machine --yes
 	OOCBENCH_ASV_PROFILE=$(ASV_PROFILE) $(BIN)/asv run --environment existing:$(CURDIR)/$(BIN)/python \
 		--set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS)
+	$(MAKE) asv-publish
+
+# asv publish's page loads jQuery / flot / bootstrap from CDNs: point it at the copies in benchmarks/asv_www,
+# so `asv preview` works offline
+.PHONY: asv-publish
+asv-publish: $(STAMP)
 	$(BIN)/asv publish
+	$(BIN)/python -m oocbench.asv_results offline-site .asv/html --vendor benchmarks/asv_www
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

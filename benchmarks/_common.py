@@ -10,6 +10,9 @@ Environment variables (read in every asv process, so set them before ``asv run``
 ``OOCBENCH_ASV_TIMEOUT``   seconds per case in the isolated runner (default 600)
 ``OOCBENCH_DATA_DIR``      where datasets are generated (default ``<repo>/data``, shared with the CLI)
 ``OOCBENCH_ASV_RECORDS_DIR``  where records are appended (default ``<repo>/.asv/results/oocbench-records``)
+``OOCBENCH_ASV_REUSE``     0 fits every case again; default 1: a case already recorded for the same commit,
+                           versions and machine (in the records dir above, or by ``oocbench run`` in
+                           ``OOCBENCH_RESULTS_DIR``, default ``<repo>/results``: ``make bench``) is reused
 """
 
 from __future__ import annotations
@@ -30,21 +33,35 @@ INPROCESS_MAX_ROWS = 100_000
 
 
 def _profiles() -> dict[str, Suite]:
-    tiny = replace(SUITES["quick"], name="tiny", scales=(1_000,),
-                   description="CI check of the asv wiring: every adapter at 10^3 rows, no memray")
-    return {"tiny": tiny, **SUITES}
+    """The suites asv can run: one case per (dataset, rows, profile, threads), the asv parameters. A suite with
+    a passes axis or a hyperparameter grid has several (``oocbench run --suite`` runs those)."""
+    tiny = replace(SUITES["quick"], name="tiny", scales=(1_000,), adapters=(),
+                   datasets=("synth-binary", "synth-regression", "synth-ctr"),
+                   description="CI check of the asv wiring: every adapter, both tasks, dense and categorical data "
+                               "at 10^3 rows, no memray")
+    return {"tiny": tiny, **{n: s for n, s in SUITES.items() if len(s.passes) == 1 and not s.grid}}
 
 
 def profile_name() -> str:
     name = os.environ.get("OOCBENCH_ASV_PROFILE", DEFAULT_PROFILE)
     if name not in _profiles():
         # asv shows a discovery error with this message; a silent fallback would record the wrong suite
-        raise ValueError(f"OOCBENCH_ASV_PROFILE={name!r}; valid profiles: {', '.join(_profiles())}")
+        raise ValueError(f"OOCBENCH_ASV_PROFILE={name!r}; valid profiles: {', '.join(_profiles())} (a suite with "
+                         f"a passes axis or a grid runs with `oocbench run --suite`)")
     return name
 
 
 def profile() -> Suite:
     return _profiles()[profile_name()]
+
+
+def adapters() -> list[str]:
+    """The profile's adapters: those its suite names (``make bench``'s quick suite names seven), else every
+    registered one; an adapter a suite names but nobody registered is left out."""
+    from oocbench.adapters.registry import discover
+
+    registered = discover()
+    return [a for a in profile().adapters if a in registered] if profile().adapters else list(registered)
 
 
 def use_memray() -> bool:
@@ -60,6 +77,17 @@ def data_dir() -> Path:
     """Absolute: asv runs benchmarks in a temporary working directory."""
     env = os.environ.get("OOCBENCH_DATA_DIR")
     return Path(env).resolve() if env else REPO / "data"
+
+
+def cli_results_dir() -> Path:
+    """Where ``oocbench run`` (``make bench``) keeps its records: ``$OOCBENCH_RESULTS_DIR`` (relative to the
+    checkout, as ``make`` runs there), else ``<repo>/results``. Absolute: asv runs benchmarks elsewhere."""
+    env = os.environ.get("OOCBENCH_RESULTS_DIR")
+    return (REPO / env).resolve() if env else REPO / "results"
+
+
+def reuse_records() -> bool:
+    return os.environ.get("OOCBENCH_ASV_REUSE", "1") not in ("0", "false", "no", "")
 
 
 def class_name(adapter: str) -> str:

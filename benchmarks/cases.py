@@ -2,12 +2,15 @@
 
 ``setup_cache`` runs the class's cases (dataset x rows x profile x threads of the chosen profile, see
 ``_common``) through :func:`oocbench.harness.runner.run_case`, the same isolated child-process runner as
-``oocbench run``, appends every record to ``.asv/results/oocbench-records/records.jsonl`` and returns the
-records; asv pickles them and every ``track_`` method reads its number from the same record, so one fit gives
-throughput, both memory figures and accuracy (asv#543: one expensive run, many metrics).
+``oocbench run`` (or reuses a record of the same commit and versions, see ``_run_adapter_cases``), appends
+every record to ``.asv/results/oocbench-records/records.jsonl`` and returns the records; asv pickles them and
+every ``track_`` method reads its number from the same record, so one fit gives throughput, both memory
+figures and accuracy (asv#543: one expensive run, many metrics).
 
 A case that failed (timeout, oom, error, crashed) makes its ``track_`` benchmarks fail with the reason in
-asv's log; an adapter that is not installed, or does not support the dataset's task, shows as n/a (skipped).
+asv's log; an adapter that is not installed, or does not support the dataset's task, shows as n/a (skipped),
+and so does a metric of the other task or the heap peak without memray: each n/a prints its reason
+(``asv run -e`` shows it).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import types
 from typing import Any
 
 from benchmarks import _common
-from oocbench.adapters.registry import discover as _discover
+from oocbench.asv_results import find_reusable as _find_reusable
 from oocbench.asv_results import records_dir as _records_dir
 from oocbench.harness.runner import Limits as _Limits
 from oocbench.harness.runner import run_case as _run_case
@@ -37,26 +40,51 @@ def _key(spec: _CaseSpec) -> _Key:
     return (spec.dataset, spec.scale, spec.profile, spec.threads)
 
 
+def _asv_run_info(suite_name: str) -> dict[str, Any]:
+    """Which asv run a record belongs to, so a report can tell asv records from CLI ones. asv sets the ASV_*
+    variables in the environments it builds, not in an `existing` one (there: None, and the record's
+    provenance.git_commit / versions still say what ran)."""
+    return {"profile": suite_name, "commit": os.environ.get("ASV_COMMIT"), "env_name": os.environ.get("ASV_ENV_NAME"),
+            "env_type": os.environ.get("ASV_ENV_TYPE"), "python": sys.executable}
+
+
 def _run_adapter_cases(adapter: str) -> dict[_Key, dict[str, Any]]:
-    """Fit every case of ``adapter`` in the chosen profile once; append and return the records."""
+    """Fit every case of ``adapter`` in the chosen profile once (or reuse its record); return the records.
+
+    A case recorded for the same commit, versions, adapter source and machine, in asv's records file or by
+    ``oocbench run`` in the CLI's results directory (``make bench``), is not fitted again
+    (:func:`oocbench.asv_results.find_reusable`; ``OOCBENCH_ASV_REUSE=0`` fits every case). New records, and
+    reused CLI ones, are appended to asv's records file, so a report of ``.asv/results`` has every case.
+    """
     from oocbench.cli import summary_line
 
     suite = _common.profile()
     path = _records_dir(_common.REPO) / _RECORDS_FILE
     limits = _Limits(timeout_s=_common.case_timeout_s())
+    specs = _expand(suite, [adapter])
+    reusable = (_find_reusable(specs, [path, _common.cli_results_dir() / _RECORDS_FILE], limits,
+                               need_heap=_common.use_memray()) if _common.reuse_records() else {})
     out: dict[_Key, dict[str, Any]] = {}
-    for spec in _expand(suite, [adapter]):
-        record = _run_case(spec, limits, memray=_common.use_memray(), data_base=_common.data_dir())
-        # which asv run produced the record, so a report can tell asv records from CLI ones. asv sets the
-        # ASV_* variables in the environments it builds, not in an `existing` one (there: None, and the
-        # record's provenance.git_commit / versions still say what ran)
-        record.extra["asv"] = {"profile": suite.name, "commit": os.environ.get("ASV_COMMIT"),
-                               "env_name": os.environ.get("ASV_ENV_NAME"),
-                               "env_type": os.environ.get("ASV_ENV_TYPE"), "python": sys.executable}
-        _append_record(path, record)
-        print(summary_line(record), file=sys.stderr)  # shown by `asv run -e`
+    for spec in specs:
+        if spec.key() in reusable:
+            record, source = reusable[spec.key()]
+            if source != path:  # a CLI record: copied into asv's file, marked as reused
+                record.extra["asv"] = {**_asv_run_info(suite.name), "reused_from": str(source)}
+                _append_record(path, record)
+            print(f"{summary_line(record)} (reused: {source})", file=sys.stderr)  # shown by `asv run -e`
+        else:
+            record = _run_case(spec, limits, memray=_common.use_memray(), data_base=_common.data_dir())
+            record.extra["asv"] = _asv_run_info(suite.name)
+            _append_record(path, record)
+            print(summary_line(record), file=sys.stderr)
         out[_key(spec)] = record.to_dict()
     return out
+
+
+def _not_applicable(reason: str) -> float:
+    """asv's n/a (NaN), with the reason in the benchmark's output (``asv run -e``), as asv prints its own skips."""
+    print(f"asv: n/a: {reason}")
+    return math.nan
 
 
 class _CaseTracks:
@@ -77,8 +105,14 @@ class _CaseTracks:
         return self.record
 
     def _metric(self, name: str) -> float:
+        record = self._ok()
+        if name in record.metrics:
+            return float(record.metrics[name])
         # a metric of the other task (RMSE of a classifier) is n/a, not a failure
-        return float(self._ok().metrics.get(name, math.nan))
+        tasks = [t for t, spec in _TASKS.items() if name in {m.key for m in spec.metrics}]
+        if record.task not in tasks:
+            return _not_applicable(f"{name} is a metric of {' / '.join(tasks)} tasks, not of {record.task}")
+        return _not_applicable(f"the record has no {name} (metrics: {', '.join(record.metrics) or 'none'})")
 
     def track_rows_per_s(self, *_: Any) -> float:
         """Training rows / fit wall seconds, in the isolated runner's timed (non-memray) child."""
@@ -106,8 +140,13 @@ class _CaseTracks:
 
     def track_heap_peak_bytes(self, *_: Any) -> float:
         """memray heap peak of fit with native traces (separate run); n/a when memray is off."""
-        value = self._ok().memory.heap_peak_bytes
-        return math.nan if value is None else float(value)
+        record = self._ok()
+        if record.memory.heap_peak_bytes is not None:
+            return float(record.memory.heap_peak_bytes)
+        if not _common.use_memray():
+            return _not_applicable(f"memray is off in this run (OOCBENCH_ASV_MEMRAY=0, or the "
+                                   f"{_common.profile_name()!r} profile's default)")
+        return _not_applicable(f"the record has no memray heap peak ({record.memory.heap_covers or 'no reason given'})")
 
     track_heap_peak_bytes.unit = "bytes"
 
@@ -166,5 +205,5 @@ def _make(adapter: str) -> type:
     })
 
 
-for _adapter in _discover():
+for _adapter in _common.adapters():
     globals()[_common.class_name(_adapter)] = _make(_adapter)

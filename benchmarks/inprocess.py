@@ -74,6 +74,8 @@ def _make(adapter: str) -> type:
     return type(_common.class_name(adapter), (_FitInProcess,), {
         "adapter": adapter,
         "params": [list(suite.datasets), scales, list(suite.profiles)],
+        # the tiny profile checks the wiring: one sample is enough, and halves the CI test's in-process time
+        **({"repeat": (1, 1, 10.0)} if _common.profile_name() == "tiny" else {}),
         "timeout": 600.0,
         "__doc__": f"{adapter}: fit timed and peak-memory measured by asv itself, in its own process.",
         "__module__": __name__,
@@ -81,5 +83,5 @@ def _make(adapter: str) -> type:
 
 
 if _common.profile().scales[0] <= _common.INPROCESS_MAX_ROWS:
-    for _adapter in _discover():
+    for _adapter in _common.adapters():
         globals()[_common.class_name(_adapter)] = _make(_adapter)

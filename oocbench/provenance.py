@@ -33,6 +33,10 @@ def cpu_model() -> str:
 
 @functools.cache
 def git_commit() -> str | None:
+    """The commit that ran: asv's ``ASV_COMMIT`` inside an asv environment (its virtualenv sits inside the clone,
+    whose HEAD may be a later commit than the one measured), else ``git rev-parse HEAD`` (+dirty)."""
+    if os.environ.get("ASV_COMMIT"):
+        return os.environ["ASV_COMMIT"]
     root = Path(oocbench.__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)

@@ -128,7 +128,3 @@ def load(name: str, rows: int, seed: int = 0, base: Path | str | Location | None
 
 
 _register_file_sources()
-
-# the names before the DatasetSource protocol, kept while callers move over
-GENERATORS = SOURCES
-get_generator = get_source

@@ -222,7 +222,7 @@ def _refuse_inert(cls: type[Adapter], task: str, profile: str, overrides: dict[s
                                 f"{task}): {inert[name]}")
 
 
-def _versions_match(record: CaseRecord) -> bool:
+def versions_match(record: CaseRecord) -> bool:
     """Whether ``record`` was made by the library and oocbench versions and the adapter code installed here.
 
     A record of an adapter this installation does not know (a third-party adapter since uninstalled, a name
@@ -297,7 +297,7 @@ def recorded(path: Path, force: bool = False, limits: Limits | None = None,
     if force:
         return {}
     return {r.case.key(): r for r in records
-            if _versions_match(r) and not (limits is not None and hit_smaller_limit(r, limits))}
+            if versions_match(r) and not (limits is not None and hit_smaller_limit(r, limits))}
 
 
 #: a fit shorter than this is "short": with ``repeat_short`` its case is repeated (seconds of fit, repeat 0)
