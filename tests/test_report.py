@@ -172,7 +172,7 @@ def test_plots_versions_machine_and_verdict_shown(results, report):
     assert ok.adapter_info["version"] in text and f"<td>{ok.provenance['oocbench']}</td>" in text
     assert (ok.provenance["git_commit"] or "git commit") in text  # None outside a git checkout
     assert ok.adapter_info["api_path"] in text.replace("&#x27;", "'")
-    assert "thread mode 1" in text and "Verdict" in text and "did not converge" in text
+    assert "thread mode 1" in text and "Verdict" in text and "outside the margin" in text
     # the verdict names, at 6,000 rows, the faster of the adapters that learned (computed from the records)
     groups = [g for g in case_groups(records) if g.dataset == "synth-binary"]
     v = next(v for v in verdicts(groups) if v.scale == 6000)

@@ -39,7 +39,8 @@ VERDICT_JS = """({
     scale: Number(tr.dataset.scale),
     winners: Array.from(tr.querySelectorAll('td[data-winner]')).map(td => td.dataset.winner),
     tied: Array.from(tr.querySelectorAll('td[data-tied]')).map(td => td.dataset.tied).filter(t => t),
-    notConverged: tr.querySelector('td[data-not-converged]').dataset.notConverged})),
+    notConverged: tr.querySelector('td[data-not-converged]').dataset.notConverged,
+    outsideText: tr.querySelector('td[data-not-converged]').innerText})),
   scaling: Array.from(document.querySelectorAll('[data-scaling], tr[data-exponent]'))
     .map(e => e.dataset.scaling || e.dataset.exponent)})"""
 
@@ -131,6 +132,7 @@ def test_no_model_worse_than_the_constant_predictor_is_crowned(results, check):
             crowned += 1
         if diverged in row["section"]:
             assert row["winners"] == [] and row["notConverged"] == diverged
+            assert "learned nothing" in row["outsideText"]  # worse than the constant predictor, and said so
     assert crowned > 0
     # passive-aggressive, usually the fastest here (timing noise decides at 2,000 rows), is far from the best
     # loss: listed with its loss, never crowned

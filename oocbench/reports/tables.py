@@ -114,7 +114,7 @@ def _win_cell(win: Win | None, mark_busy: bool = True) -> str:
 def verdict_table(verdicts: list[Verdict], task: str) -> str:
     """The verdict of one section, one row per scale, and the rules it follows (see :mod:`.verdict`)."""
     loss_label = get_task(task).loss.label
-    head = ["rows", "fastest", "leanest", "most accurate", "learned", f"did not converge ({loss_label})",
+    head = ["rows", "fastest", "leanest", "most accurate", "learned", f"outside the margin ({loss_label})",
             "failed / not run"]
     out = ["<table class=verdict><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     judged = [g for v in verdicts for g in v.learned + v.not_converged]
@@ -124,6 +124,7 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
         if v.threshold is not None:
             learned += f" ({loss_label} &le; {esc(fmt_num(v.threshold))})"
         bad = "; ".join(f"{esc(g.label())} {esc(fmt_num(g.median('loss')) if g.median('loss') is not None else 'no loss recorded')}"
+                        + (" <b>learned nothing</b>" if _no_better(g, v.constant) else "")
                         for g in v.not_converged) or "none"
         if v.constant is not None and v.not_converged:
             bad += f" <span class=muted>(constant predictor {esc(fmt_num(v.constant))})</span>"
@@ -148,13 +149,20 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
     return "".join(out)
 
 
+def _no_better(group, constant: float | None) -> bool:
+    loss = group.median("loss")
+    return constant is not None and loss is not None and loss >= constant
+
+
 def verdict_rules(tasks: Iterable[str]) -> str:
     """How every verdict table is computed (once, above them)."""
     losses = " or ".join(sorted({get_task(t).loss.label for t in tasks})) or get_task("").loss.label
     return (f"<p class='small muted'>Computed from the medians over repeats. Ranked: only the adapters that "
             f"learned - median {esc(losses)} on the holdout below the constant predictor's and within "
             f"{LEARNED_MARGIN:.0%} of the best median at that scale (the bound is in the 'learned' column); the "
-            "others are listed under 'did not converge' with theirs. Fastest: highest rows/s in fit. Leanest: lowest "
+            "others are listed under 'outside the margin' with theirs - a model still converging after its one "
+            "pass, or a weaker model family (a linear model against trees) - and marked 'learned nothing' when no "
+            "better than the constant predictor. Fastest: highest rows/s in fit. Leanest: lowest "
             "fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest loss. A win is a tie "
             "with every adapter whose min-max range over repeats overlaps the winner's, or whose median is within "
             f"{TIE_WITHIN:.1%} of it.</p>")

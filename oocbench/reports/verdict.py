@@ -2,7 +2,7 @@
 
 Only adapters that **learned** are ranked: at that scale, a median holdout loss (the task's headline loss,
 :func:`oocbench.metrics.get_task`) below the constant predictor's (``record.baseline``) and within
-:data:`LEARNED_MARGIN` of the best median loss there. The others are listed as "did not converge" with their
+:data:`LEARNED_MARGIN` of the best median loss there. The others are listed as "outside the margin" with their
 loss. Among those that learned:
 
 - **fastest**: highest median rows/s in fit;
