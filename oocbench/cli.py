@@ -460,6 +460,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         failed: list = []  # harness failures: not results, never recorded, exit code 1
         skipped: list = []  # lines of records.jsonl that are not valid records
         if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
+            if _repeats(args)[1] > 1:  # cases run in parallel there: a repeat cannot follow its case's first run
+                err.print("oocbench run: with --dispatch, --repeat auto runs each case once; give --repeat N to "
+                          "repeat every case", highlight=False, markup=False)
             from oocbench.harness.dispatch import DispatchError, run_cases_dispatched
             from oocbench.storage import to_str
 
