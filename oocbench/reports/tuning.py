@@ -11,8 +11,11 @@ Per grid:
   setting's runs took (``total_s``, summed);
 - per knob, its *effect*: the largest change of the median loss (and the largest ratio of median rows/s) across
   the knob's values with every other knob held fixed, compared with the run-to-run *noise*: the largest spread
-  (max - min) of the same case's repeats in the grid (relative spread for rows/s). A knob "moved" a figure when
-  its effect exceeds the noise; without repeats the noise is unknown and the section says so;
+  (max - min) of the same case's repeats in the grid (relative spread for rows/s). A knob "moved" the loss when
+  its effect exceeds that noise; it moved the speed when its ratio exceeds 1 + max(2 x noise,
+  :data:`SPEED_FLOOR`), because grid points usually ran once and the spread of one repeated setting
+  underestimates the timing noise of single runs on a shared machine (a ratio of 1.06 against a 2% spread of
+  two repeats is not an effect); without repeats the noise is unknown and the section says so;
 - the best setting found (lowest median loss) against the default (the setting with no override and the
   harness defaults), and what the whole grid cost (``total_s`` of every run, repeats and failures included);
 - a sensitivity chart: loss and rows/s against each knob's values, one line per combination of the others.
@@ -40,6 +43,8 @@ from oocbench.records import CaseRecord, CaseSpec
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import loss, task_of
 
+#: the smallest change of rows/s reported as an effect of a knob, whatever the measured spread (see above)
+SPEED_FLOOR = 0.10
 #: harness knobs a grid may vary besides ``case.params``
 HARNESS_KNOBS = ("batch_size", "passes", "hash_bits")
 DEFAULT = "default"
@@ -228,6 +233,10 @@ def grids(records: Iterable[CaseRecord]) -> list[Grid]:
     return sorted(out, key=lambda g: (g.key[1], g.key[0], g.key[2], g.key[3], g.key[4], g.key[5]))
 
 
+def _moved_speed(ratio: float, noise: float) -> bool:
+    return ratio - 1 > max(2 * noise, SPEED_FLOOR)
+
+
 def verdicts(grid: Grid) -> list[str]:
     """One plain sentence per knob: how far it moved loss and speed, against the run-to-run noise."""
     label = get_task(grid.task).loss.label
@@ -249,12 +258,13 @@ def verdicts(grid: Grid) -> list[str]:
         elif rate_noise is None:
             parts.append(f"rows/s by up to x{e.speed:.3g} (noise unknown)")
         else:
-            word = "more than" if e.speed - 1 > rate_noise else "within"
-            parts.append(f"rows/s by up to x{e.speed:.3g}, {word} the noise ({rate_noise:.0%})")
+            word = "more than" if _moved_speed(e.speed, rate_noise) else "within"
+            parts.append(f"rows/s by up to x{e.speed:.3g}, {word} the noise ({rate_noise:.0%} between repeats; "
+                         f"a speed effect must exceed max(2 x that, {SPEED_FLOOR:.0%}))")
         worth = []
         if e.loss is not None and loss_noise is not None and e.loss > loss_noise:
             worth.append(label)
-        if e.speed is not None and rate_noise is not None and e.speed - 1 > rate_noise:
+        if e.speed is not None and rate_noise is not None and _moved_speed(e.speed, rate_noise):
             worth.append("speed")
         head = (f"<b>{_esc(knob)}</b> ({_esc(', '.join(_text(v) for v in e.values))}): "
                 + (f"<b>worth tuning for {_esc(' and '.join(worth))}</b>; " if worth else ""))
