@@ -92,3 +92,18 @@ def test_verdict_in_the_page_lists_non_learners_with_their_loss(tmp_path):
     html = index.read_text()
     assert 'data-not-converged="diverged"' in html and "diverged 11.7000" in html
     assert 'data-winner="diverged"' not in html and 'data-winner="good"' in html
+
+
+def test_fit_memory_of_a_repeated_case_keeps_the_heap_of_its_memray_run():
+    """--repeat auto runs memray on the first run only: the RSS-only repeats must not pull the figure down."""
+    from oocbench.analysis import fit_memory, with_full_memory
+    from oocbench.records import CaseRecord, CaseSpec, Memory
+
+    def rec(repeat: int, heap: int | None) -> CaseRecord:
+        return CaseRecord(CaseSpec("sklearn.batch", "synth-binary", 3000, repeat=repeat), task="binary",
+                          memory=Memory(rss_fit_bytes=7_000_000, heap_peak_bytes=heap))
+
+    runs = [rec(0, 71_000_000), rec(1, None), rec(2, None)]
+    assert [fit_memory(r) for r in with_full_memory(runs)] == [71_000_000.0]
+    no_memray = [rec(0, None), rec(1, None)]
+    assert with_full_memory(no_memray) == no_memray  # --no-memray everywhere: RSS is the figure

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize
+from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize, with_full_memory
 from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord
 
@@ -169,7 +169,8 @@ def case_groups(records: Iterable[CaseRecord]) -> list[CaseGroup]:
         g = CaseGroup(case.adapter, case.dataset, case.scale, case.profile, case.threads, case.params, recs,
                       setting=case.setting())
         ok = g.ok
-        g.stats = {name: summarize(fn(r) for r in ok) for name, fn in FIGURES.items()}
+        g.stats = {name: summarize(fn(r) for r in (with_full_memory(ok) if name == "fit_memory" else ok))
+                   for name, fn in FIGURES.items()}
         groups.append(g)
     return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.setting, g.scale, g.adapter, g.params))
 

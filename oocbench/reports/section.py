@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from oocbench.analysis import MemoryScaling, fit_memory, memory_scaling
+from oocbench.analysis import MemoryScaling, fit_memory, memory_scaling, with_full_memory
 from oocbench.records import CaseRecord
 from oocbench.reports.model import FAILED, CaseGroup
 from oocbench.reports.style import Style
@@ -63,5 +63,5 @@ class Section:
     def scaling(self) -> dict[str, MemoryScaling]:
         """Fit-memory scaling per line (adapter with its overrides), from every ok repeat."""
         return {line: memory_scaling((r.case.scale, fit_memory(r)) for g in self.groups if g.label() == line
-                                     for r in g.ok)
+                                     for r in with_full_memory(g.ok))
                 for line in sorted({g.label() for g in self.groups if g.ok})}
