@@ -447,15 +447,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def on_done(record) -> None:
             nonlocal kept
-            progress.advance(bar)
             if record is None:
                 kept += 1
-                return
-            t0 = started.pop(record.case.key(), None)
-            eta.finished(record.case, None if t0 is None else time.monotonic() - t0)
+            else:
+                lines.print(summary_line(record), highlight=False, markup=False)
+            if args.dispatch:  # no on_finished there
+                progress.advance(bar)
+
+        def on_finished(spec) -> None:  # every case leaves the queue here: ran, kept or a harness failure
+            t0 = started.pop(spec.key(), None)
+            eta.finished(spec, None if t0 is None else time.monotonic() - t0)
+            progress.advance(bar)
             progress.update(bar, eta=eta.remaining())
             progress.update(case_bar, visible=False)
-            lines.print(summary_line(record), highlight=False, markup=False)
 
         failed: list = []  # harness failures: not results, never recorded, exit code 1
         skipped: list = []  # lines of records.jsonl that are not valid records
@@ -477,7 +481,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
                                     on_start=on_start, on_done=on_done, errors=failed, skipped=skipped,
-                                    repeat_short=_repeats(args)[1], on_plan=on_plan)
+                                    repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished)
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1

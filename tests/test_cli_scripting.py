@@ -78,3 +78,24 @@ def test_help_has_defaults_and_no_rst_markup(tmp_path):
     for option in ("--profile", "--threads", "--batch-size", "--seed", "--repeat", "--memory-limit"):
         block = run.split("options:", 1)[1].split(f"\n  {option}", 1)[1].split("\n  --", 1)[0]
         assert "default" in block, f"{option} help states no default: {block!r}"
+
+
+def test_every_case_leaves_the_eta_whether_it_ran_was_kept_or_failed(data, tmp_path, monkeypatch):
+    """Kept cases and harness failures used to stay 'pending': the bar showed time left after the last case."""
+    from oocbench.harness.eta import Eta
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import run_cases
+    from oocbench.records import CaseSpec
+
+    monkeypatch.setenv("OOCBENCH_DATA_DIR", str(data))
+    cases = [CaseSpec("sklearn.sgd", "synth-binary", 1800)]
+    run_cases(cases, tmp_path / "res", Limits(timeout_s=120), memray=False)
+    more = [*cases, CaseSpec("sklearn.sgd", "nosuch-dataset", 1000)]  # a harness failure, not a record
+    eta, finished, errors = Eta(more), [], []
+
+    def on_finished(spec):
+        finished.append(spec)
+        eta.finished(spec, None)
+
+    run_cases(more, tmp_path / "res", Limits(timeout_s=120), memray=False, errors=errors, on_finished=on_finished)
+    assert finished == more and len(errors) == 1 and eta.pending == {}

@@ -12,6 +12,8 @@ True
 >>> eta.finished(cases[0], 2.0); eta.finished(cases[1], 3.0)
 >>> round(eta.remaining())  # 2 s start + 100,000 rows at (3 - 2) s / 10,000 rows
 12
+>>> eta.plan(cases); eta.finished(cases[2], None); eta.remaining()  # kept from an earlier run: nothing left
+0
 """
 
 from __future__ import annotations
@@ -33,17 +35,18 @@ class Eta:
     def __init__(self, cases: Iterable[CaseSpec]) -> None:
         self.pending: dict[str, CaseSpec] = {c.key(): c for c in cases}
         self.seen: list[tuple[CaseSpec, float]] = []
+        self.done: set[str] = set()  # every finished case, timed or not (kept from an earlier run)
 
     def plan(self, cases: Iterable[CaseSpec]) -> None:
         """The list of cases grew (repeats of short cases): count the new ones as pending."""
-        done = {c.key() for c, _ in self.seen}
         for c in cases:
-            if c.key() not in done:
+            if c.key() not in self.done:
                 self.pending.setdefault(c.key(), c)
 
     def finished(self, spec: CaseSpec, seconds: float | None) -> None:
         """``spec`` is done; ``seconds`` of wall time, or ``None`` when it cost nothing (kept from an earlier run)."""
         self.pending.pop(spec.key(), None)
+        self.done.add(spec.key())
         if seconds is not None:
             self.seen.append((spec, seconds))
 

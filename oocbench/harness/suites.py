@@ -362,13 +362,15 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               on_done: Callable[[CaseRecord | None], None] | None = None,
               errors: list[tuple[CaseSpec, str]] | None = None,
               skipped: list[SkippedLine] | None = None, repeat_short: int = 1,
-              on_plan: Callable[[list[CaseSpec]], None] | None = None) -> list[CaseRecord]:
+              on_plan: Callable[[list[CaseSpec]], None] | None = None,
+              on_finished: Callable[[CaseSpec], None] | None = None) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
 
     ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
     fit under :data:`SHORT_FIT_S` seconds, its repeats 1 .. ``repeat_short`` - 1 run right after it, without
     memray (the heap figure comes from repeat 0): one run of a sub-second fit is noise (sklearn.sgd at 10^4
-    rows measured 337k, 799k and 516k rows/s in three runs). ``on_plan`` hears the grown list of cases.
+    rows measured 337k, 799k and 516k rows/s in three runs). ``on_plan`` hears the grown list of cases;
+    ``on_finished`` hears every case once it leaves the queue: it ran, was kept, or failed in the harness.
 
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
     itself (``run_case`` raising: the runner, dataset generation, an adapter's metadata in this process) is
@@ -405,6 +407,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             if on_done:
                 on_done(None)
             more_repeats(i, done[spec.key()])
+            if on_finished:
+                on_finished(spec)
             i += 1
             continue
         if on_start:
@@ -417,5 +421,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             if errors is None:
                 raise
             errors.append((spec, f"{type(exc).__name__}: {exc}"))
+        if on_finished:
+            on_finished(spec)
         i += 1
     return out
