@@ -42,6 +42,7 @@ from oocbench.metrics import get_task
 from oocbench.records import CaseRecord, CaseSpec
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import loss, task_of
+from oocbench.reports.verdict import TIE_WITHIN
 
 #: the smallest change of rows/s reported as an effect of a knob, whatever the measured spread (see above)
 SPEED_FLOOR = 0.10
@@ -241,6 +242,10 @@ def verdicts(grid: Grid) -> list[str]:
     """One plain sentence per knob: how far it moved loss and speed, against the run-to-run noise."""
     label = get_task(grid.task).loss.label
     loss_noise, rate_noise, repeated = grid.noise()
+    best = min((s.loss for s in grid.settings if s.loss is not None), default=None)
+    # repeats share the seed, so a deterministic learner's loss spread is 0 and any change would "count": a loss
+    # effect must also exceed the verdict's tie margin (TIE_WITHIN of the best loss)
+    loss_floor = max(loss_noise or 0.0, TIE_WITHIN * abs(best)) if best is not None and loss_noise is not None else None
     out = []
     for knob in grid.knobs:
         e = grid.effect(knob)
@@ -250,9 +255,10 @@ def verdicts(grid: Grid) -> list[str]:
         elif loss_noise is None:
             parts.append(f"moved {label} by up to {e.loss:.4g} (noise unknown: no repeats)")
         else:
-            word = "more than" if e.loss > loss_noise else "within"
+            word = "more than" if loss_floor is not None and e.loss > loss_floor else "within"
             noise = f"{loss_noise:.2g}" if loss_noise else "0: repeats gave the same loss"
-            parts.append(f"moved {label} by up to {e.loss:.4g}, {word} the run-to-run noise ({noise})")
+            parts.append(f"moved {label} by up to {e.loss:.4g}, {word} the run-to-run noise ({noise}) and the "
+                         f"{TIE_WITHIN:.1%} tie margin")
         if e.speed is None:
             parts.append("speed: not comparable")
         elif rate_noise is None:
@@ -262,7 +268,7 @@ def verdicts(grid: Grid) -> list[str]:
             parts.append(f"rows/s by up to x{e.speed:.3g}, {word} the noise ({rate_noise:.0%} between repeats; "
                          f"a speed effect must exceed max(2 x that, {SPEED_FLOOR:.0%}))")
         worth = []
-        if e.loss is not None and loss_noise is not None and e.loss > loss_noise:
+        if e.loss is not None and loss_floor is not None and e.loss > loss_floor:
             worth.append(label)
         if e.speed is not None and rate_noise is not None and _moved_speed(e.speed, rate_noise):
             worth.append("speed")
