@@ -1,6 +1,8 @@
 """The public Python API for results: :func:`load_results` reads records into a pandas DataFrame.
 
-One row per record (every repeat and every status), with the case's identity, status, throughput, memory,
+One row per record (every repeat and every status; ``latest`` is False for a record a later run of the same
+case superseded, e.g. with ``--force``), with the case's identity (``setting`` names what sets a case apart:
+passes, batch size, ``--param`` overrides), status, throughput, memory,
 the task's headline loss (:data:`oocbench.metrics.TASKS`), every holdout metric as ``metric.<name>``, and the
 provenance a reader filters on. Nested facts (hyperparameters, learning curves, checkpoints) stay in
 ``record``, the full :class:`~oocbench.records.CaseRecord`.
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from oocbench.metrics import get_task, headline, task_of_metrics
 from oocbench.records import CaseRecord, CaseSpec
-from oocbench.reports.load import load_records
+from oocbench.reports.load import latest_per_case, load_records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,8 +62,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    rows = [record_row(r) for r in load_records(path)]
-    columns = list(record_row(CaseRecord(case=CaseSpec("", "", 0))).keys())
+    records = load_records(path)
+    latest = {id(r) for r in latest_per_case(records)[0]}
+    rows = [{**record_row(r), "latest": id(r) in latest} for r in records]
+    columns = [*record_row(CaseRecord(case=CaseSpec("", "", 0))).keys(), "latest"]
     return pd.DataFrame(rows, columns=sorted({*columns, *(k for r in rows for k in r)}, key=_column_order(columns)))
 
 

@@ -121,4 +121,9 @@ def test_load_results_gives_one_row_per_record(data, tmp_path):
     df = oocbench.load_results(out)
     assert sorted(df.adapter) == ["river.linear", "sklearn.sgd"] and set(df.status) == {"ok"}
     assert (df.loss_name == "log_loss").all() and (df.loss < df.baseline).all()
-    assert (df["metric.log_loss"] == df.loss).all() and df.rows_per_s.gt(0).all()
+    assert (df["metric.log_loss"] == df.loss).all() and df.rows_per_s.gt(0).all() and df.latest.all()
+    again = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1800", "--data",
+                         str(data), "--results", str(out), "--no-memray", "--force", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    df = oocbench.load_results(out)  # the rerun supersedes the first sklearn.sgd record: both rows, one latest
+    assert len(df) == 3 and sorted(df[df.adapter == "sklearn.sgd"].latest) == [False, True]
