@@ -133,7 +133,8 @@ def test_the_tuning_suite_declares_a_grid_every_one_of_its_adapters_accepts():
 
     tuning = get_suite("tuning")
     cases = expand(tuning)
-    assert len(cases) == len(tuning.datasets) * len(tuning.adapters) * 9
+    assert len(cases) == len(tuning.datasets) * len(tuning.adapters) * (9 + 1)  # the 3 x 3 grid and the default
+    assert sum(1 for c in cases if not c.params) == len(tuning.datasets) * len(tuning.adapters)
     assert check_params(cases, {"synth-binary": "binary", "synth-ctr": "binary"}.get) == cases
 
 

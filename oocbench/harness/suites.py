@@ -52,6 +52,9 @@ class Suite:
     grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, hash=False)
     #: runs per case when ``--repeat`` is not given: ``"auto"`` repeats short cases (see :func:`run_cases`)
     repeats: str | int = "auto"
+    #: with a grid: also run each case without overrides (the profile's setting), the baseline the report's
+    #: "What is worth tuning" compares the best grid point with
+    with_default: bool = False
 
 
 #: Every suite, in one place. Adapters are "every installed one" unless a suite names them; a dataset that is
@@ -81,7 +84,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                       "and the time it took"),
     Suite("tuning", ("synth-binary", "synth-ctr"), (100_000,),
           adapters=("sklearn.sgd", "vw.linear", "river.linear", "tf.linear"),
-          grid={"eta0": (0.01, 0.1, 1.0), "alpha": (1e-6, 1e-4, 1e-2)},
+          grid={"eta0": (0.01, 0.1, 1.0), "alpha": (1e-6, 1e-4, 1e-2)}, with_default=True,
           description="what is worth tuning: each matched linear learner's step size (eta0, in its own units: "
                       "per row, tf.linear per batch) x L2 (alpha) on a 3 x 3 grid"),
 )}
@@ -121,6 +124,8 @@ def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
     knobs = {k: list(v) for k, v in merged.items() if k in HARNESS_KNOBS}
     hyper = {k: list(v) for k, v in merged.items() if k not in HARNESS_KNOBS}
     combos = [tuple(sorted(zip(hyper, values))) for values in itertools.product(*hyper.values())]
+    if suite.with_default and hyper and () not in combos:  # the profile's own setting: the grid's baseline
+        combos.insert(0, ())
     names = list(adapters or suite.adapters or discover())
     data = list(datasets or available_datasets(suite)[0])
     cases = [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, passes=k, batch_size=b, hash_bits=h,
