@@ -140,7 +140,8 @@ def _default_data_dir() -> Path:
 def dense_dataset(task: str) -> str:
     """The first synthetic dataset of ``task`` with no categorical column (``SOURCES`` lists them first)."""
     for gen in datasets.SOURCES.values():
-        if gen.kind == "synthetic" and gen.task == task and "categorical" not in gen.columns.values():
+        columns = getattr(gen, "columns", {})  # built-in generators declare it; the DatasetSource protocol does not
+        if gen.kind == "synthetic" and gen.task == task and "categorical" not in dict(columns).values():
             return gen.name
     raise LookupError(f"no dense synthetic dataset for task {task!r}")
 
