@@ -114,7 +114,8 @@ def memory_plot(s: Section) -> Plot:
         rel = save(fig, s.out_dir, f"{s.stem}-memory")
     scales = s.scales
     caption = (f"Left: {panels[0][4]}. Right: {panels[1][4]}. " + (
-        "Exponent in the legend: slope of log(memory) against log(rows) over the adapter's scales - about 0: "
+        "Exponent in the legend: slope of log(memory) against log(rows) over the adapter's largest decade of "
+        "scales (below it fixed costs flatten every curve) - about 0: "
         "memory stays flat as data grows (out-of-core); about 1: it grows with the data. Fixed costs (imports, "
         "buffers, the model) pull it below 1 at small scales: the bytes per row of the scaling table separate "
         f"them. An adapter with fewer scales shows {SCALING_NA}." if any_exponent else

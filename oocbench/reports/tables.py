@@ -194,7 +194,8 @@ def scaling_table(section: Section) -> str:
     out.append("</tbody></table>")
     out.append(
         "<p class='small muted'>From each adapter's median fit memory (the larger of RSS growth and memray heap "
-        "peak) per scale. Exponent: slope of log(memory) against log(rows), about 0 when memory stays flat "
+        "peak) per scale. Exponent: slope of log(memory) against log(rows) over the largest decade measured (below "
+        "it, fixed costs flatten every curve), about 0 when memory stays flat "
         "(out-of-core), about 1 when it grows with the data; fixed costs (imports, buffers, the model) pull it "
         "below 1 at small scales. Bytes per row: least-squares slope of memory against rows (at least 0), the cost "
         "of one more row with the fixed costs left out. Projected: from the largest measured point, with the "
