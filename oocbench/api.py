@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oocbench.cost import core_seconds_per_million, cost_of_rows
 from oocbench.metrics import get_task, headline, task_of_metrics
 from oocbench.records import CaseRecord, CaseSpec
 from oocbench.reports.load import latest_per_case, load_records
@@ -46,6 +47,7 @@ def record_row(record: CaseRecord) -> dict[str, Any]:
         "rss_peak_bytes": record.memory.rss_peak_bytes, "heap_peak_bytes": record.memory.heap_peak_bytes,
         "loss_name": loss.key, "loss": value, "optimum": best, "baseline": record.baseline.get(loss.key),
         "gap": None if value is None or best is None else value - float(best),
+        "core_s_per_million": core_seconds_per_million(record), "cost_per_billion_rows": cost_of_rows(record),
         "library_version": (record.adapter_info or {}).get("version"),
         "git_commit": prov.get("git_commit"), "host": prov.get("hostname"), "started_at": record.started_at,
         "record": record,

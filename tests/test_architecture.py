@@ -22,7 +22,7 @@ STAGES: list[tuple[int, tuple[str, ...]]] = [
     (2, ("oocbench.features", "oocbench.insight")),
     (3, ("oocbench.curve", "oocbench.adapters")),
     (4, ("oocbench.harness", "oocbench.adapters.checks")),  # runs the harness: it sits with it
-    (5, ("oocbench.analysis", "oocbench.asv_results")),
+    (5, ("oocbench.analysis", "oocbench.asv_results", "oocbench.cost")),
     (6, ("oocbench.reports",)),
     (7, ("oocbench.cli", "oocbench.__main__", "oocbench.api")),
 ]

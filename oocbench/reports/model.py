@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize, with_full_memory
+from oocbench.cost import cost_of_rows
 from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord
 
@@ -104,6 +105,7 @@ FIGURES: dict[str, Callable[[CaseRecord], float | None]] = {
     "gap_rel": gap_rel,
     "secondary": secondary,
     "coef_cosine": lambda r: r.extra.get("coef_cosine"),
+    "cost_1e9": cost_of_rows,
 }
 
 

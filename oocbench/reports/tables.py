@@ -13,6 +13,7 @@ from statistics import median
 from typing import Any
 
 from oocbench.analysis import BUSY_MIN_CORES, BUSY_SHARE, SCALING_NA, busy_reason
+from oocbench.cost import DEFAULT_PRICES
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
@@ -56,7 +57,7 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
     loss_label = get_task(task).loss.label
     sec_label = get_task(task).secondary[0].label
     head = ["adapter", "rows", "status", "throughput", "fit time", "RSS growth in fit", "memray heap peak",
-            f"{loss_label} (holdout)", sec_label, "coef. cosine", "notes"]
+            f"{loss_label} (holdout)", sec_label, "coef. cosine", "cost of 10^9 rows", "notes"]
     out = ["<table class=cases><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for g in groups:
         busy = _busy(g.records)
@@ -72,16 +73,23 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
             cells += [_cell(g.stats["rows_per_s"], fmt_rate), _cell(g.stats["fit_s"], fmt_seconds),
                       _cell(g.stats["rss_growth"], fmt_bytes), _cell(g.stats["heap_peak"], fmt_bytes),
                       _cell(g.stats["loss"], fmt_num), _cell(g.stats["secondary"], fmt_num),
-                      _cell(g.stats["coef_cosine"], lambda v: fmt_num(v, 3))]
+                      _cell(g.stats["coef_cosine"], lambda v: fmt_num(v, 3)),
+                      _cell(g.stats["cost_1e9"], lambda v: f"${v:,.2f}" if v >= 0.01 else "< $0.01")]
             notes = busy_html + _reasons(g.failed)
             missing = {r.extra.get("memray_failed") for r in g.ok} - {None, ""}
             notes += "".join(f"<div>memray run failed: {esc(m)}</div>" for m in sorted(missing))
             cells.append(f'<td class="reason">{notes}</td>')
         else:
             cells.append(_status_cell(g.status))
-            cells.append(f'<td class="reason" colspan="8">{_reasons(g.records)}{busy_html}</td>')
+            cells.append(f'<td class="reason" colspan="9">{_reasons(g.records)}{busy_html}</td>')
         out.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
+    p = DEFAULT_PRICES
+    out.append(f"<p class='small muted'>Cost of 10^9 rows: the fit's CPU time scaled to 10^9 rows at "
+               f"${p.core_hour:g} per core-hour, plus its process tree's peak RSS held for the wall time of 10^9 rows "
+               f"at the measured rows/s, at ${p.gb_hour:g} per GB-hour ({esc(p.source)}). It assumes memory stays "
+               "at the measured peak, so it is left out (-) for the in-memory references. Data preparation and "
+               "disk are not counted.</p>")
     return "".join(out)
 
 
