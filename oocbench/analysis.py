@@ -39,14 +39,18 @@ def memory_scaling_exponent(points: Iterable[tuple[int, float]]) -> float | None
     return sum((x - mx) * (y - my) for x, y in pts) / sxx
 
 
+def _heap(record: CaseRecord) -> int | None:
+    """memray's heap peak, unless the adapter says it is not heap (``heap_note``)."""
+    return None if record.adapter_info.get("heap_note") else record.memory.heap_peak_bytes
+
+
 def fit_memory(record: CaseRecord) -> float | None:
     """The memory figure used for scaling: the larger of RSS growth during fit and memray's heap peak.
 
     The heap peak is left out where the adapter says it is not heap (``heap_note``: memray counts an
     adapter's memory-mapped cache files as allocations, tens of GB for a cache the kernel pages in and out).
     """
-    heap = None if record.adapter_info.get("heap_note") else record.memory.heap_peak_bytes
-    values = [v for v in (record.memory.rss_fit_bytes, heap) if v]
+    values = [v for v in (record.memory.rss_fit_bytes, _heap(record)) if v]
     return float(max(values)) if values else None
 
 
@@ -58,8 +62,7 @@ def with_full_memory(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     MB without). When any repeat has a heap peak, only those count; else all (a run with ``--no-memray``).
     """
     records = list(records)
-    full = [r for r in records if not r.adapter_info.get("heap_note") and r.memory.heap_peak_bytes is not None]
-    return full or records
+    return [r for r in records if _heap(r) is not None] or records
 
 
 def group_repeats(records: Iterable[CaseRecord]) -> dict[CaseSpec, list[CaseRecord]]:

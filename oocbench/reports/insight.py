@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from oocbench.fmt import fmt_rows
 from oocbench.records import CaseRecord
+from oocbench.reports.draw import save
 from oocbench.reports.load import latest_per_case
 
 #: features listed per adapter in the section's table
@@ -258,7 +258,7 @@ def heatmap(named: dict[str, dict[str, Any]], out_dir: Path, stem: str, title: s
         ax.set_yticks(range(len(keys)), [_short(labels.get(k, k.split(":", 1)[1])) for k in keys])
         ax.set_title(f"What matters: {title}")
         fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="|weight| or importance / the adapter's largest")
-        rel = _save(fig, out_dir, stem)
+        rel = save(fig, Path(out_dir), stem)
     return rel
 
 
@@ -277,14 +277,6 @@ def _rc():
     import matplotlib
 
     return matplotlib.rc_context(RC)
-
-
-def _save(fig: Figure, out_dir: Path, name: str) -> str:
-    FigureCanvasAgg(fig)
-    (Path(out_dir) / "plots").mkdir(parents=True, exist_ok=True)
-    rel = f"plots/{name}.png"
-    fig.savefig(Path(out_dir) / rel, bbox_inches="tight", metadata={"Software": None})
-    return rel
 
 
 def _slug(text: str) -> str:

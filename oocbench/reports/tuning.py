@@ -33,15 +33,16 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from oocbench.fmt import fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord, CaseSpec
+from oocbench.reports.draw import save
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import loss, task_of
+from oocbench.reports.style import RC as STYLE_RC
 from oocbench.reports.verdict import TIE_WITHIN
 
 #: the smallest change of rows/s reported as an effect of a knob, whatever the measured spread (see above)
@@ -49,8 +50,7 @@ SPEED_FLOOR = 0.10
 #: harness knobs a grid may vary besides ``case.params``
 HARNESS_KNOBS = ("batch_size", "passes", "hash_bits")
 DEFAULT = "default"
-RC = {"text.parse_math": False, "font.size": 9, "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3,
-      "legend.fontsize": 7, "figure.dpi": 100, "savefig.dpi": 100}
+RC = {**STYLE_RC, "legend.fontsize": 7}  # the report's plot style; a legend per small panel
 
 
 def _esc(value: Any) -> str:
@@ -370,10 +370,7 @@ def sensitivity_plot(grid: Grid, out_dir: Path, stem: str) -> str:
                     ax.legend(loc="best")
         adapter, dataset, scale, profile, threads, _ = grid.key
         fig.suptitle(f"Sensitivity: {adapter} on {dataset}, {fmt_rows(scale)} rows, {profile}, threads={threads}")
-        FigureCanvasAgg(fig)
-        (Path(out_dir) / "plots").mkdir(parents=True, exist_ok=True)
-        rel = f"plots/{stem}.png"
-        fig.savefig(Path(out_dir) / rel, bbox_inches="tight", metadata={"Software": None})
+        rel = save(fig, Path(out_dir), stem)
     return rel
 
 
