@@ -221,6 +221,17 @@ def _repeats(args: argparse.Namespace) -> tuple[int, int]:
     return (1, AUTO_REPEATS) if repeat == "auto" else (int(repeat), 1)
 
 
+def _budget(args: argparse.Namespace) -> float | None:
+    """The per-case time budget: ``--budget`` (0: none), else the suite's own."""
+    if args.budget is not None:
+        return args.budget or None
+    if args.suite:
+        from oocbench.harness.suites import get_suite
+
+        return get_suite(args.suite).budget_s
+    return None
+
+
 def _project_rows(text: str) -> float:
     """argparse type of ``report --project-rows``: a row count (``1e9``) or a tier."""
     try:
@@ -427,7 +438,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
         return 2
     _check_scales(cases)
-    limits = Limits(timeout_s=args.timeout, grace_s=args.grace, memory_bytes=args.memory_limit)
+    limits = Limits(timeout_s=args.timeout, grace_s=args.grace, memory_bytes=args.memory_limit,
+                    budget_s=_budget(args))
     eta = Eta(cases)
     started: dict[str, float] = {}
     # stdout carries only the JSON document with --json: result lines go to stderr then
@@ -658,6 +670,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the run's records as one JSON document on stdout (result lines go to stderr)")
     r.add_argument("--timeout", type=_positive(float, maximum=MAX_TIMEOUT_S), default=600.0,
                    help="seconds per case before it is stopped and recorded timeout (default %(default)g)")
+    r.add_argument("--budget", type=_positive(float, allow_zero=True, maximum=MAX_TIMEOUT_S), default=None,
+                   metavar="SECONDS",
+                   help="per-case time budget: a case whose wall time, projected linearly in rows from the same case "
+                        "at a smaller scale, is over it is recorded skipped without running, with the projection "
+                        "(0: none; default: the suite's own, none for the others)")
     r.add_argument("--grace", type=_positive(float, allow_zero=True, maximum=MAX_TIMEOUT_S), default=5.0,
                    help="seconds between SIGINT, SIGTERM and SIGKILL on timeout (default %(default)g)")
     r.add_argument("--memory-limit", type=_memory, default=None, metavar="SIZE",

@@ -48,7 +48,27 @@ def workers_default() -> int:
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2))
 
 
+#: what ``$OOCBENCH_PARQUET_COMPRESSION`` may name: pyarrow's codecs, or ``plain`` (no codec and no dictionary
+#: encoding: a file as large as its decoded Arrow columns, which is what the past-RAM series writes)
+CODECS = ("none", "snappy", "zstd", "gzip", "lz4", "brotli", "plain")
+
+
+def _env_codec() -> str:
+    env = os.environ.get("OOCBENCH_PARQUET_COMPRESSION", "").strip().lower()
+    if env and env not in CODECS:
+        raise DatasetError(f"OOCBENCH_PARQUET_COMPRESSION={env!r}: not a codec; valid: {', '.join(CODECS)}")
+    return env
+
+
+def _dictionary() -> bool:
+    return _env_codec() != "plain"
+
+
 def _compression(gen) -> str:
+    """The codec shards are written with: ``$OOCBENCH_PARQUET_COMPRESSION`` when set, else the generator's."""
+    env = _env_codec()
+    if env:
+        return "none" if env == "plain" else env
     # random float32 does not compress: "none" read back 1.2-3x faster than snappy in our runs at equal size
     return "snappy" if gen.columns else "none"
 
@@ -84,7 +104,7 @@ def write_shard(gen, directory: Path | str | Location, i: int, rows: int, rows_p
     path = resolve(directory) / shard_name(i)
     # one BLAS thread per generating process: the processes already use the cores, more threads only contend
     with threadpool_limits(1):
-        n, stats = write_parquet(path, tables(), gen.schema, _compression(gen), _numeric(gen))
+        n, stats = write_parquet(path, tables(), gen.schema, _compression(gen), _numeric(gen), _dictionary())
     return finished_shard(path, n, stats, plan)
 
 
@@ -135,7 +155,7 @@ def check_free_disk(gen, root: Path | str | Location, rows: int, seed: int, trut
         return
     sample = gen.table(seed, TRAIN, 0, BLOCK_ROWS, truth)
     buf = pa.BufferOutputStream()
-    dict_cols = [f.name for f in gen.schema if not pa.types.is_floating(f.type)]
+    dict_cols = [f.name for f in gen.schema if not pa.types.is_floating(f.type)] if _dictionary() else []
     pq.write_table(sample, buf, compression=_compression(gen), use_dictionary=dict_cols or False,
                    write_statistics=False)
     per_row = buf.getvalue().size / sample.num_rows
@@ -181,7 +201,7 @@ def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, 
             for i in todo:
                 infos[i] = write_shard(gen, part.path, i, rows, rows_per_shard, seed, truth, plan, progress)
         hold = holdout_table(gen, seed, truth)
-        write_parquet(part.path / HOLDOUT, [hold], gen.schema, _compression(gen))
+        write_parquet(part.path / HOLDOUT, [hold], gen.schema, _compression(gen), dictionary=_dictionary())
         arrays = gen.truth_arrays(truth)
         if arrays:
             write_via_buffer(part.path / truth.get("effects_file", "truth.npz"),

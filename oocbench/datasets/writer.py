@@ -57,13 +57,14 @@ def to_table(X: np.ndarray, y: np.ndarray, schema: pa.Schema) -> pa.Table:
 
 
 def write_parquet(path: Path | str | Location, tables: Iterable[pa.Table], schema: pa.Schema, compression: str,
-                  numeric: list[tuple[str, str]] | None = None) -> tuple[int, dict[str, list[float]] | None]:
+                  numeric: list[tuple[str, str]] | None = None,
+                  dictionary: bool = True) -> tuple[int, dict[str, list[float]] | None]:
     """Write ``tables`` as one Parquet file in row groups of :data:`ROW_GROUP_ROWS`; return rows and stats.
 
     Dictionary encoding is kept for categorical columns only: on continuous floats it never pays and made
-    writing 5-10x slower in our measurements.
+    writing 5-10x slower in our measurements. ``dictionary=False``: none at all (plain encoding).
     """
-    dict_cols = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    dict_cols = [f.name for f in schema if not pa.types.is_floating(f.type)] if dictionary else []
     rows, stats, pending, pending_rows = 0, None, [], 0
     # an output stream of the location's filesystem: a local file, or a streaming multipart upload on S3
     with resolve(path).open_output() as sink, pq.ParquetWriter(

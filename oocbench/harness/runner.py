@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -40,9 +41,31 @@ class Limits:
     memory_bytes: int | None = None  # default: 80% of the machine's RAM
     grace_s: float = 5.0  # between escalation steps
     poll_s: float = 0.05
+    #: per-case time budget (s): a case whose wall time, projected from the same case at a smaller scale, is
+    #: over it is recorded ``skipped`` without running (see :func:`oocbench.harness.suites.over_budget`)
+    budget_s: float | None = None
 
     def memory_cap(self) -> int:
         return self.memory_bytes or int(psutil.virtual_memory().total * 0.8)
+
+
+def limits_of(limits: Limits) -> dict[str, Any]:
+    """What a record keeps of the limits it ran under (``provenance["limits"]``)."""
+    return {"timeout_s": limits.timeout_s, "memory_bytes": limits.memory_cap(),
+            "memory_default": limits.memory_bytes is None, "grace_s": limits.grace_s, "budget_s": limits.budget_s}
+
+
+def budget_skip(spec: CaseSpec, limits: Limits, reason: str, projection: dict[str, Any]) -> CaseRecord:
+    """The record of a case not run because its projected wall time is over ``limits.budget_s``."""
+    entry = get_entry(spec.adapter)
+    record = CaseRecord(case=spec, started_at=_now(), provenance=provenance(), status="skipped", reason=reason,
+                        task=datasets.get_source(spec.dataset).task)
+    record.provenance["limits"] = limits_of(limits)
+    if entry.cls is not None:
+        record.adapter_info = entry.cls.describe()
+    record.extra["budget_skip"] = projection
+    record.finished_at = _now()
+    return record
 
 
 def _now() -> str:
@@ -153,8 +176,7 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
     record.provenance["thread_env"] = thread_env(spec.threads)  # what the child process runs with
     record.provenance["arrow_memory_pool"] = "system"
     # the limits the case ran under: a timeout / oom under smaller ones than a later run's is retried then
-    record.provenance["limits"] = {"timeout_s": limits.timeout_s, "memory_bytes": limits.memory_cap(),
-                                   "memory_default": limits.memory_bytes is None, "grace_s": limits.grace_s}
+    record.provenance["limits"] = limits_of(limits)
     if entry.cls is None or not entry.installed:
         return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
     gen = datasets.get_source(spec.dataset)

@@ -1,0 +1,53 @@
+"""The per-case time budget: a case projected past it is recorded skipped, with the projection, and a rerun
+under a larger budget runs it (real sklearn runs through the CLI)."""
+
+from __future__ import annotations
+
+import pytest
+
+from oocbench.harness.suites import DEFAULT_BUDGET_S, case_wall_s, get_suite, over_budget
+from oocbench.records import read_records
+from tests.conftest import oocbench_cli
+
+
+def run(tmp_path, dataset: str, *extra: str):
+    out = oocbench_cli("run", "--adapter", "sklearn.sgd", "--dataset", dataset, "--scale", "2000,20000",
+                       "--no-memray", "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"),
+                       *extra, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    return {r.case.scale: r for r in read_records(tmp_path / "results" / "records.jsonl")}
+
+
+@pytest.mark.parametrize("dataset", ["synth-binary", "synth-ctr"])
+def test_a_case_projected_past_the_budget_is_recorded_skipped_then_runs_under_a_larger_one(tmp_path, dataset):
+    records = run(tmp_path, dataset, "--budget", "0.01")
+    small, big = records[2000], records[20000]
+    assert small.status == "ok" and "budget_skip" not in small.extra
+    assert big.status == "skipped" and "per-case time budget of 0 s" in big.reason and "2,000" in big.reason
+    facts = big.extra["budget_skip"]
+    fixed, total = case_wall_s(small)
+    assert facts["from_scale"] == 2000 and facts["budget_s"] == 0.01
+    assert facts["projected_s"] == pytest.approx(fixed + (total - fixed) * 10)  # linear in rows past fixed costs
+    assert big.provenance["limits"]["budget_s"] == 0.01 and big.adapter_info["name"] == "sklearn.sgd"
+
+    again = run(tmp_path, dataset, "--budget", "0")  # no budget: the skipped case is tried, the ok one kept
+    assert again[20000].status == "ok" and again[2000].started_at == small.started_at
+
+
+def test_over_budget_follows_a_smaller_scale_that_was_over_it_and_ignores_oom(tmp_path):
+    records = run(tmp_path, "synth-binary", "--budget", "0.01")
+    small, big = records[2000], records[20000]
+    bigger = big.case.__class__(**{**big.case.__dict__, "scale": 200_000})
+    reason, facts = over_budget(bigger, [small, big], 100.0)
+    assert "already was over it" in reason and facts["from_scale"] == 20000
+    assert over_budget(bigger, [small], 1e6) is None  # well within: runs
+    small.status = "oom"
+    assert over_budget(big.case, [small], 0.01) is None  # the references are meant to reach their cap
+    assert over_budget(big.case, [small], None) is None
+
+
+def test_the_default_suite_is_the_published_one():
+    suite = get_suite("default")
+    assert suite.datasets == ("synth-binary", "synth-ctr", "synth-nonlinear") and suite.adapters == ()
+    assert suite.scales == (10_000, 100_000, 1_000_000, 10_000_000)  # 4 scales over 3 decades
+    assert suite.budget_s == DEFAULT_BUDGET_S and suite.repeats == "auto"
