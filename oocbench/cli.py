@@ -595,7 +595,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     results = Path(args.results)
     out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
-    index = build_report(records, out, source=source, project_rows=args.project_rows)
+    from oocbench.cost import DEFAULT_PRICES, Prices
+
+    prices = DEFAULT_PRICES
+    if args.core_hour is not None or args.gb_hour is not None:
+        prices = Prices(core_hour=DEFAULT_PRICES.core_hour if args.core_hour is None else args.core_hour,
+                        gb_hour=DEFAULT_PRICES.gb_hour if args.gb_hour is None else args.gb_hour,
+                        source="set on the command line (--core-hour / --gb-hour)")
+    index = build_report(records, out, source=source, project_rows=args.project_rows, prices=prices)
     err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
     print(index.resolve())  # plain print: a rich console would wrap a long path
     return 0
@@ -702,6 +709,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--project-rows", type=_project_rows, default=1e9, metavar="ROWS",
                     help="row count each adapter's fit memory is projected to, against this machine's RAM, where 3+ "
                          "scales over 2 decades were measured (default 1e9)")
+    from oocbench.cost import DEFAULT_PRICES
+
+    rp.add_argument("--core-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
+                    help=f"price of one core for an hour, for the cost of 10^9 rows (default {DEFAULT_PRICES.core_hour:g}:"
+                         " Google Cloud N2 us-central1 on-demand, 2024)")
+    rp.add_argument("--gb-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
+                    help=f"price of 1 GiB of RAM for an hour (default {DEFAULT_PRICES.gb_hour:g}: the same price list)")
     rp.set_defaults(func=cmd_report)
 
     ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "

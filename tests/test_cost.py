@@ -31,3 +31,38 @@ def test_no_cost_for_an_in_memory_reference(records):
     batch = records["sklearn.batch"]
     assert batch.status == "ok" and batch.adapter_info.get("reference")
     assert core_seconds_per_million(batch) is not None and cost_of_rows(batch) is None
+
+
+@pytest.mark.parametrize("dataset", ["synth-binary", "synth-ctr"])
+def test_the_verdict_names_the_cheapest_learner_at_the_prices_given_on_the_command_line(tmp_path, data_base, dataset):
+    import re
+
+    from oocbench.records import append_record
+    from oocbench.reports.verdict import LEARNED_MARGIN
+    from tests.conftest import oocbench_cli
+
+    runs = [run_case(CaseSpec(a, dataset, 20_000), Limits(timeout_s=120), memray=False, data_base=data_base)
+            for a in ("sklearn.sgd", "river.linear-many", "sklearn.batch")]
+    for r in runs:
+        assert r.status == "ok", r.reason
+        append_record(tmp_path / "results" / "records.jsonl", r)
+    best = min(r.metrics["log_loss"] for r in runs)
+    learned = [r for r in runs if r.metrics["log_loss"] <= best * (1 + LEARNED_MARGIN)
+               and not r.adapter_info.get("reference")]
+    if dataset == "synth-binary":  # at the optimum after 10^4 rows: both streaming learners rank
+        assert len(learned) == 2
+    for core_hour, gb_hour in ((1.0, 0.0), (0.0, 1.0)):
+        prices = Prices(core_hour=core_hour, gb_hour=gb_hour)
+        out = oocbench_cli("report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"),
+                           "--core-hour", str(core_hour), "--gb-hour", str(gb_hour), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        html = (tmp_path / "report" / "index.html").read_text()
+        row = re.search(r"<table class=verdict>.*?<tr data-scale=\"20000\">(.*?)</tr>", html, re.S).group(1)
+        cells = re.findall(r"<td[^>]*>", row)
+        cheapest = re.search(r'data-winner="([^"]+)"', cells[4])
+        if not learned:  # only the in-memory reference learned: it has no price, nobody is cheapest
+            assert cheapest is None
+            continue
+        expected = min(learned, key=lambda r: cost_of_rows(r, 1e9, prices))
+        assert cheapest and cheapest.group(1) == expected.case.adapter
+        assert "set on the command line" in html and f"${core_hour:g} per core-hour" in html

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.fmt import fmt_num
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
@@ -70,7 +71,7 @@ def _dataset_line(records: list[CaseRecord], task: str) -> str:
 
 
 def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
-                 project_rows: float = PROJECT_ROWS) -> Path:
+                 project_rows: float = PROJECT_ROWS, prices: Prices = DEFAULT_PRICES) -> Path:
     """Write the report for ``records`` into ``out`` and return the path of its ``index.html``.
 
     Parameters
@@ -84,6 +85,8 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
         Where the records came from, shown in the header.
     project_rows : float
         The row count each adapter's fit memory is projected to (where its scales allow a projection).
+    prices : Prices
+        Per core-hour and per GB-hour: what the cost of 10^9 rows (cases table, "cheapest" verdict) is priced at.
     """
     if not (isinstance(project_rows, (int, float)) and math.isfinite(project_rows) and project_rows >= 1):
         raise ValueError(f"project_rows must be a row count >= 1, not {project_rows!r}")
@@ -98,7 +101,7 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         (out / "plots").mkdir()
-        _write(records, out, source, float(project_rows))
+        _write(records, out, source, float(project_rows), prices)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -145,20 +148,21 @@ def _section_html(s: Section, anchor: str) -> str:
             body.append(H.absent(entry.absent(s)))
         if entry.after is not None:
             body.append(entry.after(s))
-    body.append("<h3>Every case</h3>" + T.cases_table(s.groups, s.task))
+    body.append("<h3>Every case</h3>" + T.cases_table(s.groups, s.task, s.prices))
     return "".join(body)
 
 
-def _write(records: list[CaseRecord], out: Path, source: str, project_rows: float) -> Path:
+def _write(records: list[CaseRecord], out: Path, source: str, project_rows: float,
+           prices: Prices = DEFAULT_PRICES) -> Path:
     """Write the whole report into the (new, empty) directory ``out``."""
     current, superseded = latest_per_case(records)
-    groups = case_groups(current)
+    groups = case_groups(current, prices)
     styles = adapter_styles(g.label() for g in groups)
 
     verdict_html, section_html, nav = [], [], []
     for i, ((dataset, profile, threads, setting), sgroups) in enumerate(sections(groups).items(), start=1):
         s = Section(_section_title(dataset, profile, threads, setting), f"s{i:02d}", out, sgroups, styles,
-                    project_rows)
+                    project_rows, prices)
         anchor = f"s{i}"
         nav.append(f'<a href="#{anchor}">{H.esc(s.title)}</a>')
         verdict_html.append(f"<h3>{H.esc(s.title)}</h3>" + T.verdict_table(s.verdicts, s.task))

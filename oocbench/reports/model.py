@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize, with_full_memory
-from oocbench.cost import cost_of_rows
+from oocbench.cost import DEFAULT_PRICES, Prices, cost_of_rows
 from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord
 
@@ -163,8 +163,12 @@ class CaseGroup:
         return f"{self.adapter}{extra}"
 
 
-def case_groups(records: Iterable[CaseRecord]) -> list[CaseGroup]:
-    """Repeat groups with their summaries, sorted by dataset, profile, threads, setting, scale, adapter."""
+def case_groups(records: Iterable[CaseRecord], prices: Prices = DEFAULT_PRICES) -> list[CaseGroup]:
+    """Repeat groups with their summaries, sorted by dataset, profile, threads, setting, scale, adapter.
+
+    ``prices``: what ``cost_1e9`` (the price of learning from 10^9 rows) is computed at.
+    """
+    figures = {**FIGURES, "cost_1e9": lambda r: cost_of_rows(r, 1e9, prices)}
     groups = []
     for case, recs in group_repeats(records).items():
         recs = sorted(recs, key=lambda r: r.case.repeat)
@@ -172,7 +176,7 @@ def case_groups(records: Iterable[CaseRecord]) -> list[CaseGroup]:
                       setting=case.setting())
         ok = g.ok
         g.stats = {name: summarize(fn(r) for r in (with_full_memory(ok) if name == "fit_memory" else ok))
-                   for name, fn in FIGURES.items()}
+                   for name, fn in figures.items()}
         groups.append(g)
     return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.setting, g.scale, g.adapter, g.params))
 

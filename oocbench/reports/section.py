@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from oocbench.analysis import MemoryScaling, fit_memory, memory_scaling, with_full_memory
+from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.records import CaseRecord
 from oocbench.reports.model import FAILED, CaseGroup
 from oocbench.reports.style import Style
@@ -26,6 +27,7 @@ class Section:
     groups: list[CaseGroup]
     styles: dict[str, Style]  # by line (CaseGroup.label())
     project_rows: float = PROJECT_ROWS
+    prices: Prices = DEFAULT_PRICES  # what the cost column and the "cheapest" verdict are priced at
 
     @cached_property
     def records(self) -> list[CaseRecord]:

@@ -13,7 +13,7 @@ from statistics import median
 from typing import Any
 
 from oocbench.analysis import BUSY_MIN_CORES, BUSY_SHARE, SCALING_NA, busy_reason
-from oocbench.cost import DEFAULT_PRICES
+from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
@@ -52,7 +52,7 @@ def _busy(records: Iterable[CaseRecord]) -> str:
     return next((why for r in records if (why := busy_reason(r))), "")
 
 
-def cases_table(groups: list[CaseGroup], task: str) -> str:
+def cases_table(groups: list[CaseGroup], task: str, prices: Prices = DEFAULT_PRICES) -> str:
     """Every case of a section: values for the ok repeats, a status cell with the reason for the others."""
     loss_label = get_task(task).loss.label
     sec_label = get_task(task).secondary[0].label
@@ -74,7 +74,7 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
                       _cell(g.stats["rss_growth"], fmt_bytes), _cell(g.stats["heap_peak"], fmt_bytes),
                       _cell(g.stats["loss"], fmt_num), _cell(g.stats["secondary"], fmt_num),
                       _cell(g.stats["coef_cosine"], lambda v: fmt_num(v, 3)),
-                      _cell(g.stats["cost_1e9"], lambda v: f"${v:,.2f}" if v >= 0.01 else "< $0.01")]
+                      _cell(g.stats["cost_1e9"], fmt_dollars)]
             notes = busy_html + _reasons(g.failed)
             missing = {r.extra.get("memray_failed") for r in g.ok} - {None, ""}
             notes += "".join(f"<div>memray run failed: {esc(m)}</div>" for m in sorted(missing))
@@ -84,7 +84,7 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
             cells.append(f'<td class="reason" colspan="9">{_reasons(g.records)}{busy_html}</td>')
         out.append(f"<tr {attrs}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    p = DEFAULT_PRICES
+    p = prices
     out.append(f"<p class='small muted'>Cost of 10^9 rows: the fit's CPU time scaled to 10^9 rows at "
                f"${p.core_hour:g} per core-hour, plus its process tree's peak RSS held for the wall time of 10^9 rows "
                f"at the measured rows/s, at ${p.gb_hour:g} per GB-hour ({esc(p.source)}). It assumes memory stays "
@@ -94,7 +94,12 @@ def cases_table(groups: list[CaseGroup], task: str) -> str:
 
 
 FIGURE_FORMAT: dict[str, Callable[[float], str]] = {"rows_per_s": fmt_rate, "fit_memory": fmt_bytes,
-                                                    "loss": fmt_num}
+                                                    "loss": fmt_num, "cost_1e9": lambda v: fmt_dollars(v)}
+
+
+def fmt_dollars(v: float) -> str:
+    """A price in dollars, cents below $1 kept ("$0.42"), "< $0.01" below a cent."""
+    return f"${v:,.2f}" if v >= 0.01 else "< $0.01"
 
 
 def _figure_text(g: CaseGroup, figure: str) -> str:
@@ -122,7 +127,7 @@ def _win_cell(win: Win | None, mark_busy: bool = True) -> str:
 def verdict_table(verdicts: list[Verdict], task: str) -> str:
     """The verdict of one section, one row per scale, and the rules it follows (see :mod:`.verdict`)."""
     loss_label = get_task(task).loss.label
-    head = ["rows", "fastest", "leanest", "most accurate", "learned", f"outside the margin ({loss_label})",
+    head = ["rows", "fastest", "leanest", "most accurate", "cheapest per 10^9 rows", "learned", f"outside the margin ({loss_label})",
             "failed / not run"]
     out = ["<table class=verdict><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     judged = [g for v in verdicts for g in v.learned + v.not_converged]
@@ -139,11 +144,11 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
         failed = ", ".join(f"{esc(g.label())} ({esc(g.status)})" for g in v.failed + v.not_run) or "none"
         out.append(f"<tr data-scale=\"{v.scale}\"><td>{esc(fmt_rows(v.scale))}</td>"
                    f"{_win_cell(v.fastest, not all_busy)}{_win_cell(v.leanest, not all_busy)}"
-                   f"{_win_cell(v.most_accurate, not all_busy)}"
+                   f"{_win_cell(v.most_accurate, not all_busy)}{_win_cell(v.cheapest, not all_busy)}"
                    f"<td class=num>{learned}</td><td class=small data-not-converged=\""
                    f"{esc(','.join(g.label() for g in v.not_converged))}\">{bad}</td><td>{failed}</td></tr>")
     out.append("</tbody></table>")
-    wins = [w for v in verdicts for w in (v.fastest, v.leanest, v.most_accurate) if w is not None]
+    wins = [w for v in verdicts for w in (v.fastest, v.leanest, v.most_accurate, v.cheapest) if w is not None]
     single = bool(wins) and all(w.winner.stats[w.figure]["n"] <= 1 for w in wins)
     alone = [fmt_rows(v.scale) for v in verdicts if len(v.learned) == 1]
     notes = (["Every winner here ran once: no win is tested against run-to-run noise (rerun with --repeat 3)."]
@@ -171,7 +176,9 @@ def verdict_rules(tasks: Iterable[str]) -> str:
             "others are listed under 'outside the margin' with theirs - a model still converging after its one "
             "pass, or a weaker model family (a linear model against trees) - and marked 'learned nothing' when no "
             "better than the constant predictor. Fastest: highest rows/s in fit. Leanest: lowest "
-            "fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest loss. A win is a tie "
+            "fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest loss. Cheapest: lowest price "
+            "of learning from 10^9 rows at the measured throughput, CPU use and peak RSS (the cases table's prices; "
+            "none for the in-memory references, whose memory grows with the rows). A win is a tie "
             "with every adapter whose min-max range over repeats overlaps the winner's, or whose median is within "
             f"{TIE_WITHIN:.1%} of it.</p>")
 

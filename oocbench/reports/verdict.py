@@ -8,7 +8,10 @@ loss. Among those that learned:
 - **fastest**: highest median rows/s in fit;
 - **leanest**: lowest median fit memory (the larger of RSS growth during fit and memray's heap peak,
   :func:`oocbench.analysis.fit_memory`);
-- **most accurate**: lowest median loss.
+- **most accurate**: lowest median loss;
+- **cheapest**: lowest median price of learning from 10^9 rows (:func:`oocbench.cost.cost_of_rows`, at the
+  report's prices): "cheapest within 1% of the best loss". The in-memory references have no price (their
+  memory grows with the rows) and are never cheapest.
 
 A win is a **tie** with every adapter whose min-max range over repeats overlaps the winner's, or whose median is
 within :data:`TIE_WITHIN` of it (a single run's range is its value: nothing says its win would survive a rerun).
@@ -66,6 +69,7 @@ class Verdict:
     fastest: Win | None = None
     leanest: Win | None = None
     most_accurate: Win | None = None
+    cheapest: Win | None = None
     learned: list[CaseGroup] = field(default_factory=list)  # ranked: the columns above are among these
     not_converged: list[CaseGroup] = field(default_factory=list)  # ran, but worse than the margin or constant
     failed: list[CaseGroup] = field(default_factory=list)  # timeout, oom, crashed, error
@@ -127,6 +131,7 @@ def verdicts(groups: list[CaseGroup]) -> list[Verdict]:
         v.fastest = _win(v.learned, "rows_per_s", highest=True)
         v.leanest = _win(v.learned, "fit_memory")
         v.most_accurate = _win(v.learned, "loss")
+        v.cheapest = _win(v.learned, "cost_1e9")
         out.append(v)
     return out
 
