@@ -221,6 +221,32 @@ def _repeats(args: argparse.Namespace) -> tuple[int, int]:
     return (1, AUTO_REPEATS) if repeat == "auto" else (int(repeat), 1)
 
 
+def _prices(args: argparse.Namespace):
+    """The prices of ``--core-hour`` / ``--gb-hour``, the defaults for either not given."""
+    from oocbench.cost import DEFAULT_PRICES, Prices
+
+    if args.core_hour is None and args.gb_hour is None:
+        return DEFAULT_PRICES
+    return Prices(core_hour=DEFAULT_PRICES.core_hour if args.core_hour is None else args.core_hour,
+                  gb_hour=DEFAULT_PRICES.gb_hour if args.gb_hour is None else args.gb_hour,
+                  source="set on the command line (--core-hour / --gb-hour)")
+
+
+def cmd_headline(args: argparse.Namespace) -> int:
+    from oocbench.reports.headline import headline_markdown
+    from oocbench.reports.load import load_records
+
+    try:
+        records = load_records(args.results)
+    except (FileNotFoundError, ValueError) as exc:
+        err.print(f"oocbench headline: {exc}", highlight=False, markup=False)
+        return 1
+    command = " ".join([str(args.results)] + [f"--{k.replace('_', '-')} {v:g}" for k, v in
+                                              (("core_hour", args.core_hour), ("gb_hour", args.gb_hour)) if v is not None])
+    print(headline_markdown(records, command, _prices(args)))
+    return 0
+
+
 def _budget(args: argparse.Namespace) -> float | None:
     """The per-case time budget: ``--budget`` (0: none), else the suite's own."""
     if args.budget is not None:
@@ -595,14 +621,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     results = Path(args.results)
     out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
-    from oocbench.cost import DEFAULT_PRICES, Prices
-
-    prices = DEFAULT_PRICES
-    if args.core_hour is not None or args.gb_hour is not None:
-        prices = Prices(core_hour=DEFAULT_PRICES.core_hour if args.core_hour is None else args.core_hour,
-                        gb_hour=DEFAULT_PRICES.gb_hour if args.gb_hour is None else args.gb_hour,
-                        source="set on the command line (--core-hour / --gb-hour)")
-    index = build_report(records, out, source=source, project_rows=args.project_rows, prices=prices)
+    index = build_report(records, out, source=source, project_rows=args.project_rows, prices=_prices(args))
     err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
     print(index.resolve())  # plain print: a rich console would wrap a long path
     return 0
@@ -717,6 +736,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--gb-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
                     help=f"price of 1 GiB of RAM for an hour (default {DEFAULT_PRICES.gb_hour:g}: the same price list)")
     rp.set_defaults(func=cmd_report)
+
+    hl = sub.add_parser("headline", help="the README's opening tables: per dataset and scale, the fastest, leanest, "
+                                         "most accurate and cheapest adapter among those within 1%% of the best "
+                                         "loss, as Markdown, from a results directory or a report's results.json")
+    hl.add_argument("results", type=Path, help="records: a results directory, records.jsonl or results.json")
+    hl.add_argument("--core-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
+                    help="price of one core for an hour (default: as `oocbench report`)")
+    hl.add_argument("--gb-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
+                    help="price of 1 GiB of RAM for an hour (default: as `oocbench report`)")
+    hl.set_defaults(func=cmd_headline)
 
     ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "
                                               "its entry point is installed): PASS / SKIP / FAIL per check; exit 1 "

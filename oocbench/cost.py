@@ -5,7 +5,8 @@ A machine is rented per core-hour and per GB-hour of memory. Learning ``rows`` r
 takes ``rows / rows_per_s`` hours of wall time, during which the adapter keeps ``fit_cpu_s / fit_s`` cores busy
 (its process tree's CPU time during fit) and holds its process tree's peak RSS. The cost assumes that memory
 stays at the measured peak: true for a streaming learner, not for one that holds every row (an in-memory
-reference), whose cost is left out.
+reference, LightGBM's binned Dataset, XGBoost's in-memory gradient index: ``adapter_info["in_memory"]``), whose
+cost is left out.
 
 >>> from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
 >>> r = CaseRecord(CaseSpec("a", "d", 10**6), rows=10**6, rows_per_s=1e6,
@@ -55,7 +56,7 @@ def cost_of_rows(record: CaseRecord, rows: float = 1e9, prices: Prices = DEFAULT
     per_million = core_seconds_per_million(record)
     if per_million is None or not record.rows_per_s or record.memory.rss_peak_bytes is None:
         return None
-    if record.adapter_info.get("reference"):
+    if record.adapter_info.get("reference") or record.adapter_info.get("in_memory"):
         return None
     hours = rows / record.rows_per_s / 3600
     core_hours = per_million * rows / 1e6 / 3600

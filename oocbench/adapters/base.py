@@ -91,6 +91,10 @@ class Adapter(ABC):
     reference : str
         Non-empty for an in-memory reference that holds every row at once (``"in-memory linear reference"``):
         the report draws it apart from the streaming adapters it measures them against.
+    in_memory : bool
+        True when fit holds every training row (or its binned form) in RAM at once, as the references and the
+        in-memory boosting libraries do: its memory grows with the rows, so it has no price per 10^9 rows
+        (:func:`oocbench.cost.cost_of_rows`). Implied by ``reference``.
     heap_note : str
         What the memray heap figure means for this adapter when it is not plain heap (e.g. memory-mapped cache
         files counted as allocations); published with the figure.
@@ -121,6 +125,7 @@ class Adapter(ABC):
     passes_semantics: ClassVar[str] = ""
     heap_note: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    in_memory: ClassVar[bool] = False
     explains: ClassVar[str] = "weights"
     #: pip distributions that provide ``library``, tried in order for its version (a CPU wheel and the full one)
     distributions: ClassVar[tuple[str, ...]] = ()
@@ -230,6 +235,7 @@ class Adapter(ABC):
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
+                "in_memory": cls.in_memory or bool(cls.reference),
                 "heap_note": cls.heap_note, "source_sha256": cls.source_sha256()}
 
     @property

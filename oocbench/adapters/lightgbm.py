@@ -71,6 +71,7 @@ class GBDT(Adapter):
     """``lightgbm.train`` (gbdt) on a Dataset built from the stream through a Sequence."""
 
     name = "lightgbm.gbdt"
+    in_memory = True  # the binned Dataset holds every row
     explains = "importance"
     library = "lightgbm"
     requirements = ("lightgbm>=4.3",)

@@ -184,6 +184,7 @@ class InMemory(_XGBoost):
     """``xgboost.train`` on a ``QuantileDMatrix`` built from the same iterator: the gradient index held in RAM."""
 
     name = "xgboost.in-memory"
+    in_memory = True  # the quantised gradient index holds every row
     update_semantics = ("boosting rounds over the whole quantised dataset in RAM (the stream is read 4 times to "
                         "build it: quantile sketch, then the gradient index); the control of "
                         "xgboost.external-memory; rounds, not passes (no --passes)")

@@ -11,7 +11,8 @@
   it does not understand).
 
 Library versions are keyed by distribution name (``river``); records written before that was so may key them by
-the adapter's requirement string (``river>=0.21``): :func:`normalize_versions` maps those back, on load.
+the adapter's requirement string (``river>=0.21``): :func:`normalize_versions` maps those back, on load. Records
+written before adapters declared ``in_memory`` get the registered adapter's declaration.
 
 Lines or entries that are not valid records are skipped and, with ``skipped=[]`` given, reported there
 (:class:`oocbench.records.SkippedLine`); a file that cannot be read at all raises
@@ -52,7 +53,20 @@ def _normalized(records: list[CaseRecord]) -> list[CaseRecord]:
     for r in records:
         if isinstance(r.provenance.get("versions"), dict):
             r.provenance["versions"] = normalize_versions(r.provenance["versions"])
+        if r.adapter_info and "in_memory" not in r.adapter_info:  # written before adapters declared it
+            r.adapter_info["in_memory"] = _declares_in_memory(r.case.adapter)
     return records
+
+
+def _declares_in_memory(adapter: str) -> bool | None:
+    """Whether the registered adapter ``adapter`` holds every row in RAM (``None``: not known here)."""
+    from oocbench.adapters.registry import UnknownAdapterError, get_entry
+
+    try:
+        cls = get_entry(adapter).cls
+    except UnknownAdapterError:
+        return None
+    return None if cls is None else cls.in_memory or bool(cls.reference)
 
 
 class UnreadableRecordsError(ValueError):

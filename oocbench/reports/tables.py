@@ -88,7 +88,8 @@ def cases_table(groups: list[CaseGroup], task: str, prices: Prices = DEFAULT_PRI
     out.append(f"<p class='small muted'>Cost of 10^9 rows: the fit's CPU time scaled to 10^9 rows at "
                f"${p.core_hour:g} per core-hour, plus its process tree's peak RSS held for the wall time of 10^9 rows "
                f"at the measured rows/s, at ${p.gb_hour:g} per GB-hour ({esc(p.source)}). It assumes memory stays "
-               "at the measured peak, so it is left out (-) for the in-memory references. Data preparation and "
+               "at the measured peak, so it is left out (-) for the adapters that hold every row in RAM (the references, "
+               "LightGBM, XGBoost in memory). Data preparation and "
                "disk are not counted.</p>")
     return "".join(out)
 
@@ -98,8 +99,8 @@ FIGURE_FORMAT: dict[str, Callable[[float], str]] = {"rows_per_s": fmt_rate, "fit
 
 
 def fmt_dollars(v: float) -> str:
-    """A price in dollars, cents below $1 kept ("$0.42"), "< $0.01" below a cent."""
-    return f"${v:,.2f}" if v >= 0.01 else "< $0.01"
+    """A price in dollars: cents ("$0.42", "$1,234.50"), two significant digits below a cent ("$0.0031")."""
+    return f"${v:,.2f}" if v >= 0.01 else f"${v:.2g}"
 
 
 def _figure_text(g: CaseGroup, figure: str) -> str:
@@ -178,7 +179,7 @@ def verdict_rules(tasks: Iterable[str]) -> str:
             "better than the constant predictor. Fastest: highest rows/s in fit. Leanest: lowest "
             "fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest loss. Cheapest: lowest price "
             "of learning from 10^9 rows at the measured throughput, CPU use and peak RSS (the cases table's prices; "
-            "none for the in-memory references, whose memory grows with the rows). A win is a tie "
+            "none for the adapters that hold every row in RAM, whose memory grows with the rows). A win is a tie "
             "with every adapter whose min-max range over repeats overlaps the winner's, or whose median is within "
             f"{TIE_WITHIN:.1%} of it.</p>")
 

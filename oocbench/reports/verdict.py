@@ -10,7 +10,7 @@ loss. Among those that learned:
   :func:`oocbench.analysis.fit_memory`);
 - **most accurate**: lowest median loss;
 - **cheapest**: lowest median price of learning from 10^9 rows (:func:`oocbench.cost.cost_of_rows`, at the
-  report's prices): "cheapest within 1% of the best loss". The in-memory references have no price (their
+  report's prices): "cheapest within 1% of the best loss". The adapters that hold every row in RAM have no price (their
   memory grows with the rows) and are never cheapest.
 
 A win is a **tie** with every adapter whose min-max range over repeats overlaps the winner's, or whose median is
