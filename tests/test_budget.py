@@ -51,3 +51,18 @@ def test_the_default_suite_is_the_published_one():
     assert suite.datasets == ("synth-binary", "synth-ctr", "synth-nonlinear") and suite.adapters == ()
     assert suite.scales == (10_000, 100_000, 1_000_000, 10_000_000)  # 4 scales over 3 decades
     assert suite.budget_s == DEFAULT_BUDGET_S and suite.repeats == "auto"
+
+
+def test_a_case_projected_past_the_memory_cap_runs_to_show_where_it_ends_oom(tmp_path):
+    """sklearn.batch holds every row: over the time budget but also over the memory cap, it is run."""
+    out = oocbench_cli("run", "--adapter", "sklearn.batch", "--dataset", "synth-ctr", "--scale", "2000",
+                       "--no-memray", "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"),
+                       cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (small,) = read_records(tmp_path / "results" / "records.jsonl")
+    assert small.status == "ok" and small.memory.rss_fit_bytes > 0
+    bigger = small.case.__class__(**{**small.case.__dict__, "scale": 2_000_000})
+    assert over_budget(bigger, [small], 0.01) is not None  # time alone: skipped
+    tight = small.memory.rss_baseline_bytes + small.memory.rss_fit_bytes * 10  # passed at 1000x the rows
+    assert over_budget(bigger, [small], 0.01, memory_cap=tight) is None
+    assert over_budget(bigger, [small], 0.01, memory_cap=tight * 10**6) is not None

@@ -376,14 +376,17 @@ def case_wall_s(record: CaseRecord) -> tuple[float, float] | None:
     return fixed, t.total_s + (t.memray_total_s or 0.0) + (t.child_start_s or 0.0) * runs
 
 
-def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | None) -> tuple[str, dict] | None:
+def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | None,
+                memory_cap: int | None = None) -> tuple[str, dict] | None:
     """Why ``spec`` is not worth running under a per-case time budget, or ``None`` to run it.
 
     The projection comes from the same case (adapter, dataset, profile, parameters...) at the largest smaller
     scale recorded: its fixed costs (process start, imports) as they were, the rest scaled linearly with the
     rows. Linear is optimistic for the in-memory and boosted learners whose time grows faster than the rows:
     those still meet the timeout. A smaller scale that timed out, or was itself over budget, rules the case
-    out too. An ``oom`` does not: the in-memory references are meant to reach their memory cap.
+    out too. An ``oom`` does not, and neither does a case whose memory, projected the same way (its RSS growth
+    in fit, linear in rows), passes ``memory_cap``: an adapter that holds every row is run to show where it
+    ends ``oom``, which it reaches before its projected time.
     """
     if budget_s is None or spec.repeat:
         return None
@@ -404,6 +407,9 @@ def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | N
     projected = fixed + (total - fixed) * n / m
     if projected <= budget_s:
         return None
+    growth = prev.memory.rss_fit_bytes
+    if memory_cap is not None and growth is not None and (prev.memory.rss_baseline_bytes or 0) + growth * n / m > memory_cap:
+        return None  # projected past the memory cap: it is run to show where it ends oom
     facts.update(projected_s=projected, from_wall_s=total)
     return (f"over the per-case time budget of {budget_s:.0f} s: projected {projected:.0f} s at {n:,} rows "
             f"from {total:.0f} s at {m:,} (linear in rows; --budget 0 runs it)", facts)
@@ -473,7 +479,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
                 on_finished(spec)
             i += 1
             continue
-        if skip := over_budget(spec, [*done.values(), *out], limits.budget_s):
+        if skip := over_budget(spec, [*done.values(), *out], limits.budget_s, limits.memory_cap()):
             keep_record(path, budget_skip(spec, limits, *skip), out, on_done)
             if on_finished:
                 on_finished(spec)
