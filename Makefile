@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.oocbench-installed
 SUITE  ?= quick
 
-.PHONY: bench test lint venv clean asv
+.PHONY: bench test lint venv clean asv publish-default publish-huge
 
 # asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html;
 # the profile is make bench's suite, so `make asv` after `make bench` reuses every case it recorded
@@ -25,6 +25,21 @@ $(STAMP): pyproject.toml
 # `oocbench report` prints the path of index.html last
 bench: $(STAMP)
 	$(BIN)/oocbench run --suite $(SUITE); rc=$$?; $(BIN)/oocbench report || exit 1; exit $$rc
+
+# the published reports (issue 17): the default suite (< 60 min on 2 cores), and the scale series on wide
+# categorical data past RAM (about 1.5 h and 40 GB of disk on 2 cores; see the README for what it measured).
+# Both resume: a killed run keeps its finished cases. `oocbench headline` prints the README's opening tables.
+HUGE_ROWS ?= 1e6,1e7,1e8,211812352
+publish-default: $(STAMP)
+	$(BIN)/oocbench run --suite default --results results/default; rc=$$?; \
+	$(BIN)/oocbench report --results results/default --out reports/default || exit 1; \
+	$(BIN)/oocbench headline reports/default/results.json; exit $$rc
+
+publish-huge: $(STAMP)
+	$(BIN)/python scripts/huge_run.py --dataset synth-ctr --codec plain --rows $(HUGE_ROWS) --adapters series \
+		--budget 480 --xgb-rounds 10 --timeout 1800 --data data/huge-ctr --results results/huge-ctr; rc=$$?; \
+	$(BIN)/oocbench report --results results/huge-ctr --out reports/huge || exit 1; \
+	$(BIN)/oocbench headline reports/huge/results.json; exit $$rc
 
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure
 EXAMPLE := examples/oocbench-example-adapter
