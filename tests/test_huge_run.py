@@ -36,6 +36,14 @@ def test_a_series_runs_smallest_scale_first_and_budget_skips_are_recorded(tmp_pa
     shard = next((tmp_path / "data").rglob("train-00000.parquet"))
     assert pq.ParquetFile(shard).metadata.row_group(0).column(13).compression == "UNCOMPRESSED"  # C1: plain
     assert "B/row on disk (measured, codec plain)" in out.stdout and "sklearn.sgd" in out.stdout
+    on_disk = sum(p.stat().st_size for p in shard.parent.glob("train-*.parquet"))
+    assert small.extra["dataset"]["train_bytes"] == on_disk and small.extra["dataset"]["rows"] == 3000
+
+    from oocbench.fmt import fmt_bytes
+    from oocbench.reports.build import build_report
+
+    html = build_report(records, tmp_path / "report").read_text()
+    assert f"training Parquet: 3k rows {fmt_bytes(on_disk)} (0.00x RAM)" in html
 
 
 def test_a_bad_memory_limit_fails_before_any_data_is_written(tmp_path):

@@ -191,6 +191,9 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
     if dataset.rows < spec.scale:  # a bundled or user file holds fewer rows than asked: say so in the record
         record.extra["scale_capped_to"] = dataset.rows
+    # how large the training data is on disk (what "larger than RAM" is judged on)
+    record.extra["dataset"] = {"train_bytes": sum(s.bytes for s in dataset.manifest.shards),
+                               "shards": len(dataset.manifest.shards), "rows": dataset.rows}
     try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
         choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
                       getattr(entry.cls, "dense_only_because", ""))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from oocbench.cost import DEFAULT_PRICES, Prices
-from oocbench.fmt import fmt_num
+from oocbench.fmt import fmt_bytes, fmt_num, fmt_rows
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
 from oocbench.reports import html as H
@@ -67,7 +67,20 @@ def _dataset_line(records: list[CaseRecord], task: str) -> str:
         parts.append(f"known optimum {label}: {', '.join(fmt_num(v) for v in opt)}")
     if base:
         parts.append(f"constant predictor {label}: {', '.join(fmt_num(v) for v in base)}")
+    if sizes := _data_sizes(records):
+        parts.append(f"training Parquet: {sizes}")
     return "; ".join(parts)
+
+
+def _data_sizes(records: list[CaseRecord]) -> str:
+    """Per scale, the training data's bytes on disk against the machine's RAM (records that carry both)."""
+    sizes: dict[int, tuple[int, int]] = {}
+    for r in records:
+        data, ram = r.extra.get("dataset") or {}, (r.provenance.get("machine") or {}).get("ram_bytes")
+        if data.get("train_bytes") and ram:
+            sizes[r.case.scale] = (int(data["train_bytes"]), int(ram))
+    return ", ".join(f"{fmt_rows(n)} rows {fmt_bytes(b)} ({b / ram:.2f}x RAM{', larger than RAM' if b > ram else ''})"
+                     for n, (b, ram) in sorted(sizes.items()))
 
 
 def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
