@@ -66,3 +66,17 @@ def test_a_case_projected_past_the_memory_cap_runs_to_show_where_it_ends_oom(tmp
     tight = small.memory.rss_baseline_bytes + small.memory.rss_fit_bytes * 10  # passed at 1000x the rows
     assert over_budget(bigger, [small], 0.01, memory_cap=tight) is None
     assert over_budget(bigger, [small], 0.01, memory_cap=tight * 10**6) is not None
+
+
+def test_run_cases_announces_each_case_it_runs_but_not_the_ones_over_budget(tmp_path, data_base, monkeypatch):
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import run_cases
+    from oocbench.records import CaseSpec
+
+    monkeypatch.setenv("OOCBENCH_DATA_DIR", str(data_base))
+    started, finished = [], []
+    cases = [CaseSpec("sklearn.sgd", "synth-ctr", n) for n in (2000, 20_000)]
+    records = run_cases(cases, tmp_path, Limits(timeout_s=120, budget_s=0.01), memray=False,
+                        on_start=started.append, on_finished=finished.append)
+    assert [r.status for r in records] == ["ok", "skipped"]
+    assert started == cases[:1] and finished == cases

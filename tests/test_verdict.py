@@ -118,3 +118,23 @@ def test_the_exponent_ranks_an_in_memory_learner_above_a_streaming_one():
     batch = memory_scaling([(10**4, 68.8 * mib), (10**5, 77.5 * mib), (10**6, 164.2 * mib)])
     sgd = memory_scaling([(10**4, 3.5 * mib), (10**5, 8.6 * mib), (10**6, 11.3 * mib)])
     assert batch.exponent > 0.3 > 0.15 > sgd.exponent
+
+
+def test_a_scale_whose_best_loss_is_worse_than_a_smaller_scales_says_so():
+    """The trees reached 0.40 at 10^3 rows and were not run at 10^4 (over the budget): the linear learners' 0.60
+    there must not read as the best model for that much data."""
+    skipped = rec("tree", 0.0, scale=10_000, status="skipped")
+    skipped.extra["budget_skip"] = {"budget_s": 100.0, "from_scale": 1000, "projected_s": 300.0}
+    groups = case_groups([rec("tree", 0.40), rec("lin", 0.60), rec("lin", 0.60, scale=10_000), skipped,
+                          rec("lin", 0.401, scale=100_000), rec("tree", 0.39, scale=100_000)])
+    small, mid, big = verdicts(groups)
+    assert small.better_before is None and big.better_before is None  # 0.39 beats 0.40: no warning
+    assert mid.better_before == (0.40, 1000, "tree") and mid.most_accurate.winner.adapter == "lin"
+    html = verdict_table([small, mid, big], "binary")
+    assert html.count("data-better-before") == 1 and "but 0.4000 at 1k rows (tree" in html
+
+    from oocbench.reports.headline import headline_markdown
+
+    table = headline_markdown([r for g in groups for r in g.records], "R")
+    row = next(line for line in table.splitlines() if line.startswith("| 10k |"))
+    assert "**but 0.4000 at 1k (tree)**" in row and "1 over the time budget" in row

@@ -485,6 +485,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
                 on_finished(spec)
             i += 1
             continue
+        if on_start:
+            on_start(spec)
         try:
             record = run_case(spec, limits, memray=memray and not (repeat_short > 1 and spec.repeat > 0))
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure

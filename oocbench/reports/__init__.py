@@ -3,7 +3,7 @@
 Usage (what ``oocbench report`` does)::
 
     from oocbench.reports import build_report, load_records
-    index = build_report(load_records("results"), "reports/quick")
+    index = build_report(load_records("results/default"), "reports/default")
 """
 
 from oocbench.reports.build import build_report

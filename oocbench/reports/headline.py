@@ -20,7 +20,7 @@ command that printed it (``oocbench headline RESULTS``), so the README's figures
 ... # doctest: +NORMALIZE_WHITESPACE
 **d** (binary; log loss on the holdout)
 <BLANKLINE>
-| rows | fastest | leanest | most accurate | cheapest per 10^9 rows | learned |
+| rows | fastest | leanest | most accurate | cheapest per 10^9 rows | learned of compared |
 |---|---|---|---|---|---|
 | 1k | a 2M rows/s | a 1 MiB (tie: b) | a 0.5000 | a $0.0045 | 2 of 3 |
 <BLANKLINE>
@@ -53,6 +53,19 @@ def _cell(win: Win | None) -> str:
     return text
 
 
+def _ran(v) -> str:
+    """'learned of compared', and how many were not run or failed there (a verdict among few is said so)."""
+    text = f"{len(v.learned)} of {v.compared}"
+    skipped = [g for g in v.not_run if any("budget_skip" in r.extra for r in g.records)]
+    if skipped:
+        text += f"; {len(skipped)} over the time budget"
+    if other := len(v.not_run) - len(skipped):
+        text += f"; {other} not run"
+    if v.failed:
+        text += "; " + ", ".join(f"{g.label()} {g.status}" for g in v.failed)
+    return text
+
+
 def _in_memory(group: CaseGroup) -> bool:
     return any(r.adapter_info.get("in_memory") or r.adapter_info.get("reference") for r in group.records)
 
@@ -79,15 +92,19 @@ def headline_markdown(records: Iterable[CaseRecord], command: str, prices: Price
         task = next((g.task for g in groups if g.task), "")
         loss = get_task(task).loss.label
         lines = [f"**{dataset}** ({task}; {loss} on the holdout)", "",
-                 "| rows | " + " | ".join(COLUMNS) + " | learned |", "|---" * (len(COLUMNS) + 2) + "|"]
+                 "| rows | " + " | ".join(COLUMNS) + " | learned of compared |", "|---" * (len(COLUMNS) + 2) + "|"]
         streaming = [g for g in groups if not _in_memory(g)]
         rows = [(fmt_rows(v.scale), v) for v in verdicts(groups)]
         if len(streaming) < len(groups):  # what to use when the data does not fit in RAM
             rows += [(f"{fmt_rows(v.scale)}, out of core", v) for v in verdicts(streaming)]
             rows.sort(key=lambda row: (row[1].scale, row[0]))
         for label, v in rows:
-            cells = [_cell(v.fastest), _cell(v.leanest), _cell(v.most_accurate), _cell(v.cheapest)]
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(v.learned)} of {v.compared} |")
+            accurate = _cell(v.most_accurate)
+            if v.better_before:
+                loss, at, who = v.better_before
+                accurate += f" **but {fmt_num(loss)} at {fmt_rows(at)} ({who})**"
+            cells = [_cell(v.fastest), _cell(v.leanest), accurate, _cell(v.cheapest)]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {_ran(v)} |")
         at = [r for g in groups for r in g.records]
         lines += ["", f"<sub>{_provenance(at)}. `oocbench headline {command}`</sub>"]
         blocks.append("\n".join(lines))

@@ -125,6 +125,23 @@ def _win_cell(win: Win | None, mark_busy: bool = True) -> str:
             f"<span class=muted>{esc(_figure_text(g, win.figure))}</span>{busy}{tied}</td>")
 
 
+def _not_run_word(g: CaseGroup) -> str:
+    """A failed or not-run case's status, "over time budget" for a case the per-case budget skipped."""
+    return "over time budget" if any("budget_skip" in r.extra for r in g.records) else g.status
+
+
+def _accurate_cell(v: Verdict, mark_busy: bool) -> str:
+    """The most accurate adapter, and a warning when a smaller scale reached a clearly better loss: the
+    adapters that did were not run here (over the time budget, failed), so this is not the best model."""
+    cell = _win_cell(v.most_accurate, mark_busy)
+    if v.better_before is None:
+        return cell
+    loss, scale, who = v.better_before
+    warn = (f"<div class=warn data-better-before=\"{esc(who)}\">but {esc(fmt_num(loss))} at {esc(fmt_rows(scale))} "
+            f"rows ({esc(who)}, not in this comparison)</div>")
+    return cell[:-5] + warn + "</td>"
+
+
 def verdict_table(verdicts: list[Verdict], task: str) -> str:
     """The verdict of one section, one row per scale, and the rules it follows (see :mod:`.verdict`)."""
     loss_label = get_task(task).loss.label
@@ -142,10 +159,10 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
                         for g in v.not_converged) or "none"
         if v.constant is not None and v.not_converged:
             bad += f" <span class=muted>(constant predictor {esc(fmt_num(v.constant))})</span>"
-        failed = ", ".join(f"{esc(g.label())} ({esc(g.status)})" for g in v.failed + v.not_run) or "none"
+        failed = ", ".join(f"{esc(g.label())} ({esc(_not_run_word(g))})" for g in v.failed + v.not_run) or "none"
         out.append(f"<tr data-scale=\"{v.scale}\"><td>{esc(fmt_rows(v.scale))}</td>"
                    f"{_win_cell(v.fastest, not all_busy)}{_win_cell(v.leanest, not all_busy)}"
-                   f"{_win_cell(v.most_accurate, not all_busy)}{_win_cell(v.cheapest, not all_busy)}"
+                   f"{_accurate_cell(v, not all_busy)}{_win_cell(v.cheapest, not all_busy)}"
                    f"<td class=num>{learned}</td><td class=small data-not-converged=\""
                    f"{esc(','.join(g.label() for g in v.not_converged))}\">{bad}</td><td>{failed}</td></tr>")
     out.append("</tbody></table>")

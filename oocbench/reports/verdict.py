@@ -76,6 +76,10 @@ class Verdict:
     not_run: list[CaseGroup] = field(default_factory=list)  # not installed, skipped
     best_loss: float | None = None  # the best median loss among those better than the constant predictor
     constant: float | None = None  # the constant predictor's loss on this holdout (median over records)
+    #: (loss, scale, adapter) when a smaller scale reached a best loss lower than this one's by more than the
+    #: margin: the adapters that got there did not run here (budget, failure), so "most accurate" here is not
+    #: the best model for this much data
+    better_before: tuple[float, int, str] | None = None
 
     @property
     def compared(self) -> int:
@@ -113,7 +117,8 @@ def _win(groups: list[CaseGroup], name: str, highest: bool = False) -> Win | Non
 
 def verdicts(groups: list[CaseGroup]) -> list[Verdict]:
     """One :class:`Verdict` per scale among ``groups`` (all from one dataset / profile / thread mode)."""
-    out = []
+    out: list[Verdict] = []
+    best_so_far: tuple[float, int, str] | None = None
     for scale in sorted({g.scale for g in groups}):
         at = [g for g in groups if g.scale == scale]
         ok = [g for g in at if g.ok]
@@ -132,6 +137,10 @@ def verdicts(groups: list[CaseGroup]) -> list[Verdict]:
         v.leanest = _win(v.learned, "fit_memory")
         v.most_accurate = _win(v.learned, "loss")
         v.cheapest = _win(v.learned, "cost_1e9")
+        if best_so_far is not None and (v.best_loss is None or v.best_loss > best_so_far[0] + abs(best_so_far[0]) * LEARNED_MARGIN):
+            v.better_before = best_so_far
+        if v.most_accurate is not None and (best_so_far is None or v.best_loss < best_so_far[0]):
+            best_so_far = (v.best_loss, scale, v.most_accurate.winner.label())
         out.append(v)
     return out
 

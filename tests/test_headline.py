@@ -1,0 +1,49 @@
+"""The README's headline tables: printed by `oocbench headline` from published records, the same verdict as the
+report's, and the README's copies equal to what the command prints now."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from oocbench.harness.runner import Limits, run_case
+from oocbench.records import CaseSpec, append_record
+from tests.conftest import REPO, oocbench_cli
+
+BLOCK = re.compile(r"<!-- headline: (?P<args>[^>]+?) -->\n(?P<body>.*?)\n<!-- /headline -->", re.S)
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    return [(m["args"], m["body"]) for m in BLOCK.finditer((REPO / "README.md").read_text())]
+
+
+def test_the_readme_opens_with_headline_tables():
+    blocks = readme_blocks()
+    assert blocks, "README.md has no <!-- headline: ... --> block"
+    assert any("reports/default" in args for args, _ in blocks)
+    assert (REPO / "README.md").read_text().index("<!-- headline:") < 4000  # the opening, not an appendix
+
+
+@pytest.mark.parametrize(("args", "body"), readme_blocks())
+def test_every_readme_headline_is_what_the_command_prints_from_the_published_records(args, body):
+    out = oocbench_cli("headline", *args.split(), cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == body.strip(), "README is stale: rerun `oocbench headline " + args + "`"
+
+
+@pytest.mark.parametrize("dataset", ["synth-ctr", "synth-binary"])
+def test_out_of_core_rows_never_name_an_adapter_that_holds_every_row(tmp_path, data_base, dataset):
+    for adapter in ("sklearn.sgd", "river.linear-many", "sklearn.batch", "lightgbm.gbdt"):
+        r = run_case(CaseSpec(adapter, dataset, 20_000), Limits(timeout_s=300), memray=False, data_base=data_base)
+        assert r.status == "ok", r.reason
+        append_record(tmp_path / "records.jsonl", r)
+    out = oocbench_cli("headline", str(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| 20k")]
+    assert len(rows) == 2 and rows[1].startswith("| 20k, out of core |")
+    assert "sklearn.batch" not in rows[1] and "lightgbm.gbdt" not in rows[1]
+    assert "sklearn.sgd" in rows[1] or "river.linear-many" in rows[1]
+    cheapest = rows[0].split(" | ")[4]
+    assert "sklearn.batch" not in cheapest and "lightgbm.gbdt" not in cheapest  # no price for in-memory learners
+    assert f"**{dataset}**" in out.stdout and f"`oocbench headline {tmp_path}`" in out.stdout
