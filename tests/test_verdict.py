@@ -138,3 +138,22 @@ def test_a_scale_whose_best_loss_is_worse_than_a_smaller_scales_says_so():
     table = headline_markdown([r for g in groups for r in g.records], "R")
     row = next(line for line in table.splitlines() if line.startswith("| 10k |"))
     assert "**but 0.4000 at 1k (tree)**" in row and "1 over the time budget" in row
+
+
+def test_overrides_an_adapter_ran_with_everywhere_keep_it_in_the_comparison():
+    """XGBoost's rounds in the past-RAM series: one set of overrides is how it ran, not a grid point."""
+    from dataclasses import replace
+
+    from oocbench.reports.model import sections
+
+    def tuned(adapter, loss, scale, params):
+        r = rec(adapter, loss, scale=scale)
+        r.case = replace(r.case, params=params)
+        return r
+
+    once = [tuned("xgb", 0.50, n, (("num_boost_round", 10),)) for n in (1000, 10_000)]
+    plain = [rec("sgd", 0.51, scale=n) for n in (1000, 10_000)]
+    (section,) = sections(case_groups(once + plain)).values()
+    assert {g.label() for g in section} == {"xgb num_boost_round=10", "sgd"}
+    grid = once + [tuned("xgb", 0.49, 1000, (("num_boost_round", 20),))] + plain
+    assert len(sections(case_groups(grid))) == 3  # a grid: each set of overrides apart

@@ -5,8 +5,8 @@ code): the fastest, the leanest, the most accurate and the cheapest per 10^9 row
 learned (within 1% of the best loss), each with its figure and the adapters it ties with. Where adapters that
 hold every row in RAM ran, a second row per scale ("out of core") gives the same verdict among the others only:
 the answer for data that does not fit in RAM. Only the default
-setting of each dataset counts (matched profile, one thread, no ``--param`` overrides): a grid point is a
-different question. Under each table: how many adapters ran, the date and machine the records name, and the
+setting of each dataset counts (matched profile, one thread, no other setting; an adapter's overrides count only
+when it ran with no other, as the past-RAM series' XGBoost rounds): a grid point is a different question. Under each table: how many adapters ran, the date and machine the records name, and the
 command that printed it (``oocbench headline RESULTS``), so the README's figures can be checked against
 ``reports/*/results.json`` at any time (``tests/test_headline.py`` does).
 
@@ -87,7 +87,7 @@ def headline_markdown(records: Iterable[CaseRecord], command: str, prices: Price
     current, _ = latest_per_case(records)
     blocks = []
     for (dataset, profile, threads, setting), groups in sections(case_groups(current, prices)).items():
-        if profile != "matched" or threads != "1" or setting or any(g.params for g in groups):
+        if profile != "matched" or threads != "1" or setting:
             continue
         task = next((g.task for g in groups if g.task), "")
         loss = get_task(task).loss.label

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize, with_full_memory
 from oocbench.cost import DEFAULT_PRICES, Prices, cost_of_rows
 from oocbench.metrics import get_task, task_of_metrics
-from oocbench.records import CaseRecord
+from oocbench.records import CaseRecord, CaseSpec
 
 #: statuses of a case that ran and did not produce a result (an ``x`` on the plots)
 FAILED = ("timeout", "oom", "crashed", "error")
@@ -169,16 +169,28 @@ def case_groups(records: Iterable[CaseRecord], prices: Prices = DEFAULT_PRICES) 
     ``prices``: what ``cost_1e9`` (the price of learning from 10^9 rows) is computed at.
     """
     figures = {**FIGURES, "cost_1e9": lambda r: cost_of_rows(r, 1e9, prices)}
+    repeats = group_repeats(records)
+    # hyperparameters an adapter ran with everywhere (one set of overrides for it in this dataset, profile and
+    # thread mode: "xgboost.external-memory num_boost_round=10" in the past-RAM series) are how it was run, part
+    # of its label, compared with the others in one section; several sets (a --param grid) are sections apart
+    overrides: dict[tuple, set] = {}
+    for case in repeats:
+        overrides.setdefault(_line_key(case), set()).add(case.params)
     groups = []
-    for case, recs in group_repeats(records).items():
+    for case, recs in repeats.items():
         recs = sorted(recs, key=lambda r: r.case.repeat)
+        alone = len(overrides[_line_key(case)]) == 1
         g = CaseGroup(case.adapter, case.dataset, case.scale, case.profile, case.threads, case.params, recs,
-                      setting=case.setting())
+                      setting=replace(case, params=()).setting() if alone else case.setting())
         ok = g.ok
         g.stats = {name: summarize(fn(r) for r in (with_full_memory(ok) if name == "fit_memory" else ok))
                    for name, fn in figures.items()}
         groups.append(g)
     return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.setting, g.scale, g.adapter, g.params))
+
+
+def _line_key(case: CaseSpec) -> tuple:
+    return (case.adapter, case.dataset, case.profile, case.threads, replace(case, params=()).setting())
 
 
 def sections(groups: Iterable[CaseGroup]) -> dict[tuple[str, str, str, str], list[CaseGroup]]:
