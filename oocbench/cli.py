@@ -233,7 +233,7 @@ def _prices(args: argparse.Namespace):
 
 
 def cmd_headline(args: argparse.Namespace) -> int:
-    from oocbench.reports.headline import headline_markdown
+    from oocbench.reports.headline import headline_markdown, series_markdown
     from oocbench.reports.load import load_records
 
     try:
@@ -243,7 +243,10 @@ def cmd_headline(args: argparse.Namespace) -> int:
         return 1
     command = " ".join([str(args.results)] + [f"--{k.replace('_', '-')} {v:g}" for k, v in
                                               (("core_hour", args.core_hour), ("gb_hour", args.gb_hour)) if v is not None])
-    print(headline_markdown(records, command, _prices(args)))
+    if args.series:
+        print(series_markdown(records, f"{command} --series"))
+    else:
+        print(headline_markdown(records, command, _prices(args)))
     return 0
 
 
@@ -745,6 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="price of one core for an hour (default: as `oocbench report`)")
     hl.add_argument("--gb-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
                     help="price of 1 GiB of RAM for an hour (default: as `oocbench report`)")
+    hl.add_argument("--series", action="store_true",
+                    help="instead: one row per adapter, one column per scale (rows/s, peak RSS, loss or status)")
     hl.set_defaults(func=cmd_headline)
 
     ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "

@@ -47,3 +47,20 @@ def test_out_of_core_rows_never_name_an_adapter_that_holds_every_row(tmp_path, d
     cheapest = rows[0].split(" | ")[4]
     assert "sklearn.batch" not in cheapest and "lightgbm.gbdt" not in cheapest  # no price for in-memory learners
     assert f"**{dataset}**" in out.stdout and f"`oocbench headline {tmp_path}`" in out.stdout
+
+
+def test_the_series_table_has_a_row_per_adapter_and_a_column_per_scale(tmp_path, data_base):
+    from oocbench.records import CaseRecord
+
+    for n in (2000, 20_000):
+        r = run_case(CaseSpec("sklearn.sgd", "synth-ctr", n), Limits(timeout_s=300), memray=False, data_base=data_base)
+        append_record(tmp_path / "records.jsonl", r)
+    append_record(tmp_path / "records.jsonl", CaseRecord(CaseSpec("sklearn.batch", "synth-ctr", 20_000), status="oom",
+                                                         reason="passed the cap"))
+    out = oocbench_cli("headline", str(tmp_path), "--series", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[2] == "| adapter | 2k rows | 20k rows |"
+    sgd = next(line for line in lines if line.startswith("| sklearn.sgd |"))
+    assert sgd.count("rows/s") == 2 and "known optimum" in lines[0]
+    assert "| sklearn.batch | - | **oom** |" in lines and f"`oocbench headline {tmp_path} --series`" in out.stdout

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from oocbench.analysis import summarize
 from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows
 from oocbench.metrics import get_task
@@ -109,3 +110,36 @@ def headline_markdown(records: Iterable[CaseRecord], command: str, prices: Price
         lines += ["", f"<sub>{_provenance(at)}. `oocbench headline {command}`</sub>"]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def series_markdown(records: Iterable[CaseRecord], command: str) -> str:
+    """Per dataset, one row per adapter and one column per scale: rows/s, peak RSS of the case's process tree
+    and holdout loss where it ran (medians over repeats), else its status ("oom", "skipped: over budget")."""
+    current, _ = latest_per_case(records)
+    blocks = []
+    for (dataset, profile, threads, setting), groups in sections(case_groups(current)).items():
+        if profile != "matched" or threads != "1" or setting:
+            continue
+        scales = sorted({g.scale for g in groups})
+        loss = get_task(next((g.task for g in groups if g.task), "")).loss
+        optimum = sorted({r.optimum[loss.key] for g in groups for r in g.records if loss.key in r.optimum})
+        known = f" (known optimum {', '.join(fmt_num(v) for v in optimum)})" if optimum else ""
+        lines = [f"**{dataset}**: rows/s, peak RSS of the process tree, {loss.label}{known} per scale", "",
+                 "| adapter | " + " | ".join(f"{fmt_rows(n)} rows" for n in scales) + " |",
+                 "|---" * (len(scales) + 1) + "|"]
+        for label in sorted({g.label() for g in groups}):
+            at = {g.scale: g for g in groups if g.label() == label}
+            lines.append(f"| {label} | " + " | ".join(_series_cell(at.get(n)) for n in scales) + " |")
+        lines += ["", f"<sub>{_provenance([r for g in groups for r in g.records])}. "
+                      f"`oocbench headline {command}`</sub>"]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _series_cell(g: CaseGroup | None) -> str:
+    if g is None:
+        return "-"
+    if not g.ok:
+        return "over budget" if any("budget_skip" in r.extra for r in g.records) else f"**{g.status}**"
+    peak = summarize(r.memory.rss_peak_bytes for r in g.ok)["median"]
+    return f"{fmt_rate(g.median('rows_per_s'))}, {fmt_bytes(peak)}, {fmt_num(g.median('loss'))}"
