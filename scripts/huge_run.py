@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adapters", default=",".join(DEFAULT_ADAPTERS),
                    help="comma-separated adapters, or 'series' for " + ",".join(SERIES_ADAPTERS))
     p.add_argument("--budget", type=float, default=None,
-                   help="per-case time budget (s): a case projected past it from one scale down is recorded skipped")
+                   help="per-case time budget (s): a case projected past it from one scale down is recorded skipped (0: none)")
     p.add_argument("--xgb-rounds", type=int, default=None,
                    help="boosting rounds of the xgboost adapters (default: their profile's 100)")
     p.add_argument("--data", type=Path, default=Path("data/huge"), help="data directory (default data/huge)")
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace, name: str, adapters: list[str], data: list, ra
     args.data = args.data.absolute()
     os.environ["OOCBENCH_DATA_DIR"] = str(args.data)  # the runner loads the dataset from there (no generation)
     cap = parse_memory(args.memory_limit, ram)
-    limits = Limits(timeout_s=args.timeout, memory_bytes=cap, budget_s=args.budget)
+    limits = Limits(timeout_s=args.timeout, memory_bytes=cap, budget_s=args.budget or None)  # 0: none, as oocbench run --budget 0
     print(f"cases: {', '.join(adapters)}; timeout {args.timeout:.0f} s; memory cap {gib(cap)} "
           f"({cap / ram:.0%} of RAM)" + (f"; budget {args.budget:.0f} s per case" if args.budget else "")
           + (f"; xgboost: {args.xgb_rounds} rounds" if args.xgb_rounds else "")

@@ -80,3 +80,26 @@ def test_run_cases_announces_each_case_it_runs_but_not_the_ones_over_budget(tmp_
                         on_start=started.append, on_finished=finished.append)
     assert [r.status for r in records] == ["ok", "skipped"]
     assert started == cases[:1] and finished == cases
+
+
+def test_peak_memory_is_projected_by_the_power_law_through_the_two_largest_scales(tmp_path):
+    """LightGBM's memory at 10^8 synth-ctr rows stayed near 12 GiB where a straight line from 10^7 said 19 GiB:
+    with two scales the projection follows their power law (exponent within 0..1)."""
+    import math
+    from dataclasses import replace
+
+    from oocbench.harness.suites import projected_peak
+
+    out = oocbench_cli("run", "--adapter", "sklearn.batch", "--dataset", "synth-ctr", "--scale", "2000,20000",
+                       "--no-memray", "--results", str(tmp_path / "results"), "--data", str(tmp_path / "data"),
+                       cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    low, top = sorted(read_records(tmp_path / "results" / "records.jsonl"), key=lambda r: r.case.scale)
+    target = replace(top.case, scale=2_000_000)
+    slope = math.log(top.memory.rss_peak_bytes / low.memory.rss_peak_bytes) / math.log(10)
+    expected = top.memory.rss_peak_bytes * 100 ** min(1.0, max(0.0, slope))
+    assert projected_peak(target, [low, top]) == pytest.approx(expected)
+    assert projected_peak(target, [top]) == pytest.approx(  # one scale: RSS growth in fit, linear in rows
+        top.memory.rss_baseline_bytes + top.memory.rss_fit_bytes * 100)
+    low.memory.rss_peak_bytes = top.memory.rss_peak_bytes * 2  # memory that fell: exponent 0, flat
+    assert projected_peak(target, [low, top]) == pytest.approx(top.memory.rss_peak_bytes)

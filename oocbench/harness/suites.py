@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import itertools
+import math
 import os
 import re
 import shutil
@@ -376,6 +377,25 @@ def case_wall_s(record: CaseRecord) -> tuple[float, float] | None:
     return fixed, t.total_s + (t.memray_total_s or 0.0) + (t.child_start_s or 0.0) * runs
 
 
+def projected_peak(spec: CaseSpec, smaller: list[CaseRecord]) -> float | None:
+    """The process tree's peak RSS ``spec`` is projected to reach, from the same case's ok runs one and two
+    scales down: the power law through the two (its exponent kept within 0..1: LightGBM's binned data grew
+    2.5x from 10^6 to 10^7 synth-ctr rows, not 10x), or with one scale, its RSS growth in fit linear in rows."""
+    ok = sorted((r for r in smaller if r.status == "ok" and r.memory.rss_peak_bytes), key=lambda r: r.case.scale)
+    if not ok:
+        return None
+    top = ok[-1]
+    below = [r for r in ok if r.case.scale < top.case.scale]
+    if below:
+        low = below[-1]
+        slope = math.log(top.memory.rss_peak_bytes / low.memory.rss_peak_bytes) / math.log(top.case.scale / low.case.scale)
+        return top.memory.rss_peak_bytes * (spec.scale / top.case.scale) ** min(1.0, max(0.0, slope))
+    growth = top.memory.rss_fit_bytes
+    if growth is None:
+        return None
+    return (top.memory.rss_baseline_bytes or 0) + growth * spec.scale / top.case.scale
+
+
 def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | None,
                 memory_cap: int | None = None) -> tuple[str, dict] | None:
     """Why ``spec`` is not worth running under a per-case time budget, or ``None`` to run it.
@@ -384,9 +404,9 @@ def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | N
     scale recorded: its fixed costs (process start, imports) as they were, the rest scaled linearly with the
     rows. Linear is optimistic for the in-memory and boosted learners whose time grows faster than the rows:
     those still meet the timeout. A smaller scale that timed out, or was itself over budget, rules the case
-    out too. An ``oom`` does not, and neither does a case whose memory, projected the same way (its RSS growth
-    in fit, linear in rows), passes ``memory_cap``: an adapter that holds every row is run to show where it
-    ends ``oom``, which it reaches before its projected time.
+    out too. An ``oom`` does not, and neither does a case whose peak memory (:func:`projected_peak`) passes
+    ``memory_cap``: an adapter that holds every row is run to show where it ends ``oom``, which it reaches
+    before its projected time.
     """
     if budget_s is None or spec.repeat:
         return None
@@ -407,10 +427,10 @@ def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | N
     projected = fixed + (total - fixed) * n / m
     if projected <= budget_s:
         return None
-    growth = prev.memory.rss_fit_bytes
-    if memory_cap is not None and growth is not None and (prev.memory.rss_baseline_bytes or 0) + growth * n / m > memory_cap:
+    memory = projected_peak(spec, same)
+    if memory_cap is not None and memory is not None and memory > memory_cap:
         return None  # projected past the memory cap: it is run to show where it ends oom
-    facts.update(projected_s=projected, from_wall_s=total)
+    facts.update(projected_s=projected, from_wall_s=total, projected_peak_bytes=memory)
     return (f"over the per-case time budget of {budget_s:.0f} s: projected {projected:.0f} s at {n:,} rows "
             f"from {total:.0f} s at {m:,} (linear in rows; --budget 0 runs it)", facts)
 
