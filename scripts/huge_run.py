@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python scripts/huge_run.py --rows 2e5 --adapters sklearn.sgd,sklearn.batch --memory-limit 30%
     # the scale series on wide categorical data that reports/huge publishes (see the README for its figures):
     .venv/bin/python scripts/huge_run.py --dataset synth-ctr --codec plain --rows 1e6,1e7,1e8 --ram-factor 1.05 \
-        --adapters series --budget 600 --xgb-rounds 10 --data data/huge-ctr --results results/huge-ctr
+        --adapters series --budget 480 --xgb-rounds 10 --timeout 1800 --data data/huge-ctr --results results/huge-ctr
 
 A series (several ``--rows``, plus the ``--ram-factor`` scale) runs scale by scale, smallest first, so that
 ``--budget`` (the harness's per-case time budget) can skip a case projected past it from the same adapter one
