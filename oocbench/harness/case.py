@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -201,6 +202,9 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
 
 def main(argv: list[str] | None = None) -> int:
     spec_path, out_path = (argv or sys.argv[1:])[:2]
+    # a shell starts a background job (`make bench &`, nohup) with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the timeout's first, gentle step would do nothing and every hang end by SIGTERM
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if parent := os.environ.get("OOCBENCH_PARENT_PID"):
         watch_parent(int(parent))
     payload = json.loads(Path(spec_path).read_text())
