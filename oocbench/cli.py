@@ -287,6 +287,14 @@ def _seed(text: str) -> int:
     return _whole(text, 0, MAX_SEED)
 
 
+def _scale(text: str) -> int:
+    """argparse type of one row count or tier (``--tune-scale``)."""
+    try:
+        return config.parse_scale(text.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _scales(text: str) -> list[int]:
     """``"1e4"`` or ``"1e4,10000,m"`` -> distinct row counts in the order given (``1e4`` and ``10000`` are one)."""
     return list(dict.fromkeys(config.parse_scale(part.strip()) for part in text.split(",")))
@@ -419,6 +427,10 @@ def _cases(args: argparse.Namespace) -> list | None:
     from oocbench.harness.suites import Suite, available_datasets, check_params, expand, get_suite
 
     grid = _grid(args)
+    if getattr(args, "tune", False):  # --tune is the tuned profile: --profile must agree or be left out
+        if args.profile not in (None, "tuned"):
+            raise UsageError(f"--tune runs the tuned profile; --profile {args.profile} asks for another: give one")
+        args.profile = "tuned"
     if args.suite:
         suite = get_suite(args.suite)
         adapters, names = _names(args.adapter, "--adapter"), _names(args.dataset, "--dataset")
@@ -469,10 +481,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_scales(cases)
     limits = Limits(timeout_s=args.timeout, grace_s=args.grace, memory_bytes=args.memory_limit,
                     budget_s=_budget(args))
-    eta = Eta(cases)
-    started: dict[str, float] = {}
     # stdout carries only the JSON document with --json: result lines go to stderr then
     lines = err if args.json else console
+    failed: list = []  # harness failures: not results, never recorded, exit code 1
+    skipped: list = []  # lines of records.jsonl (or tuning.jsonl) that are not valid records
+    tuned = _tune(args, cases, limits, lines, failed, skipped)
+    if isinstance(tuned, int):
+        return tuned
+    cases = tuned.cases if tuned is not None else cases
+    eta = Eta(cases)
+    started: dict[str, float] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), _RunColumn(), console=err, transient=True) as progress:
         bar = progress.add_task("starting", total=len(cases), eta=None, kind="run")
         case_bar = progress.add_task("", total=None, kind="case", visible=False)
@@ -502,8 +520,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(bar, eta=eta.remaining())
             progress.update(case_bar, visible=False)
 
-        failed: list = []  # harness failures: not results, never recorded, exit code 1
-        skipped: list = []  # lines of records.jsonl that are not valid records
         if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
             if _repeats(args)[1] > 1:  # cases run in parallel there: a repeat cannot follow its case's first run
                 err.print("oocbench run: with --dispatch, --repeat auto runs each case once; give --repeat N to "
@@ -522,21 +538,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
                                     on_start=on_start, on_done=on_done, errors=failed, skipped=skipped,
-                                    repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished)
+                                    repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished,
+                                    extra_of=tuned.extra_of if tuned is not None else None)
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1
     if skipped:  # never silently: their cases (if any) count as not recorded and run again
         shown = "; ".join(str(s) for s in skipped[:3]) + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-        err.print(f"oocbench run: skipped {len(skipped)} line(s) of {Path(args.results) / RECORDS_FILE} that are not "
-                  f"valid records (their cases count as not recorded): {shown}", highlight=False, markup=False,
-                  soft_wrap=True)
+        err.print(f"oocbench run: skipped {len(skipped)} line(s) of {Path(args.results) / RECORDS_FILE} (or "
+                  f"tuning.jsonl) that are not valid records (their cases count as not recorded): {shown}",
+                  highlight=False, markup=False, soft_wrap=True)
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     if args.json:
         _print_json({"records": [r.to_dict() for r in records], "statuses": statuses, "kept": kept,
                      "records_file": str(Path(args.results) / RECORDS_FILE),
+                     "tuning": [{"adapter": t.adapter, "dataset": t.dataset, **t.facts}
+                                for t in (tuned.tunings if tuned is not None else [])],
                      "harness_failures": [{"case": s.label(), "reason": why} for s, why in failed]})
     else:
         if len(records) > 1:
@@ -552,6 +571,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failed:
         return 1
     return 3 if args.strict and any(r.status != "ok" for r in records) else 0
+
+
+def _tune(args: argparse.Namespace, cases: list, limits, lines: Console, failed: list, skipped: list):
+    """The tuning phase of ``run`` (:mod:`oocbench.harness.tune`) when a case has the tuned profile: every grid
+    point runs (or is kept) and prints its line, then each winner its line. Returns the
+    :class:`~oocbench.harness.tune.TunedRun`, ``None`` when nothing is tuned, or an exit code."""
+    from oocbench.adapters.base import TUNED
+    from oocbench.harness.suites import ResultsDirError, check_results_dir, get_suite
+    from oocbench.harness.tune import point_line, tune, winner_line
+
+    scale = args.tune_scale or (get_suite(args.suite).tune_scale if args.suite else None)
+    if not any(c.profile == TUNED for c in cases):
+        if args.tune_scale:
+            raise UsageError("--tune-scale sets where the tuned profile's grids are fitted: give --tune too")
+        return None
+    if args.dispatch:
+        err.print("oocbench run: the tuned profile fits its grids here, before the cases; --dispatch cannot run "
+                  "them yet (run the tuned cases without --dispatch)", highlight=False, markup=False)
+        return 2
+    try:  # the grid points' records go there too
+        check_results_dir(Path(args.results), 1)
+    except ResultsDirError as exc:
+        err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return 1
+    return tune(cases, args.results, limits, scale=scale, force=args.force,
+                on_point=lambda r, kept: lines.print(point_line(r, kept), highlight=False, markup=False),
+                on_tuned=lambda t: lines.print(winner_line(t), highlight=False, markup=False),
+                errors=failed, skipped=skipped)
 
 
 class _RunColumn(ProgressColumn):
@@ -670,8 +717,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", help="rows or tier; comma-separated values run each (a value given twice, as 1e4 "
                                    "and 10000, once); with --suite: replaces the suite's scales")
     r.add_argument("--profile", default=None, choices=PROFILES,
-                   help="hyperparameters: the same model in every library (matched, default) or each library's "
-                        "documented defaults (recommended); with --suite: replaces the suite's profiles")
+                   help="hyperparameters: the same model in every library (matched, default), each library's "
+                        "documented defaults (recommended), or those plus the best point of the adapter's tune_grid "
+                        "(tuned, see --tune); with --suite: replaces the suite's profiles")
+    r.add_argument("--tune", action="store_true",
+                   help="the tuned profile (--profile tuned): per adapter and dataset, fit every point of the "
+                        "adapter's tune_grid on the tune scale's training rows minus their last 20%%, keep the lowest "
+                        "validation loss (never the holdout), then run it at every scale; grid points go to "
+                        "RESULTS/tuning.jsonl and are reused by a rerun")
+    r.add_argument("--tune-scale", type=_scale, default=None, metavar="ROWS",
+                   help="rows at which the grids are fitted (default: the suite's tune_scale, else the run's "
+                        "smallest scale)")
     r.add_argument("--threads", default=None, choices=THREAD_MODES,
                    help="threads per case: 1 (default) or all cores; with --suite: replaces the suite's setting")
     r.add_argument("--batch-size", type=_positive(int, maximum=config.MAX_ROWS), default=None,

@@ -44,7 +44,14 @@ if TYPE_CHECKING:
     from oocbench.features import BatchStream
 
 TASKS = ("binary", "regression")
-PROFILES = ("matched", "recommended")
+#: the profile views: ``matched`` (the same model in every library), ``recommended`` (each library's documented
+#: practice) and ``tuned`` (``recommended`` plus the overrides its ``tune_grid`` point won on a validation tail of
+#: the training rows; see :mod:`oocbench.harness.tune`)
+PROFILES = ("matched", "recommended", "tuned")
+#: the profile a tuned case starts from, before the winning grid point's overrides
+TUNED, TUNED_BASE = "tuned", "recommended"
+#: grid points an adapter's ``tune_grid`` may declare (the product of its values)
+MAX_TUNE_POINTS = 6
 THREAD_MODES = ("1", "all")
 
 
@@ -98,6 +105,13 @@ class Adapter(ABC):
     heap_note : str
         What the memray heap figure means for this adapter when it is not plain heap (e.g. memory-mapped cache
         files counted as allocations); published with the figure.
+    tune_grid : dict
+        The knobs the library's documentation says matter, name -> values (step size / regularisation / passes
+        for linear learners; rounds, depth, learning rate, leaves for trees), every combination a grid point: at
+        most :data:`MAX_TUNE_POINTS` points. A name is any that ``--param`` takes (:meth:`accepted_params`,
+        harness knobs such as ``passes`` included). The ``tuned`` profile fits each point on the training rows
+        minus a validation tail and runs the winner (:mod:`oocbench.harness.tune`); empty (the default, e.g. a
+        third party's adapter): ``tuned`` runs the ``recommended`` settings and its record says so.
 
     Instance attributes set by the harness: ``passes`` (passes over the training rows), ``workdir`` (the case's
     temporary directory, for caches and model files: removed after the case), ``monitor`` (scores the holdout
@@ -129,6 +143,7 @@ class Adapter(ABC):
     explains: ClassVar[str] = "weights"
     #: pip distributions that provide ``library``, tried in order for its version (a CPU wheel and the full one)
     distributions: ClassVar[tuple[str, ...]] = ()
+    tune_grid: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, task: str, n_features: int, *, profile: str = "matched", params: dict[str, Any] | None = None,
                  seed: int = 0, threads: str = "1", input_format: str | None = None, passes: int = 1,
@@ -205,7 +220,9 @@ class Adapter(ABC):
     @classmethod
     def resolve(cls, profile: str, input_format: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The hyperparameters ``__init__`` sets: ``params``, the profile's, on categorical data (a non-dense
-        ``input_format``) the sparse profile's, then ``overrides``."""
+        ``input_format``) the sparse profile's, then ``overrides``. ``tuned`` resolves as ``recommended``: a tuned
+        case's overrides (the winning grid point) carry the difference."""
+        profile = TUNED_BASE if profile == TUNED else profile
         on_categorical = cls.sparse_profiles.get(profile, {}) if input_format != "dense" else {}
         return {**cls.params, **cls.profiles.get(profile, {}), **on_categorical, **(overrides or {})}
 
@@ -218,6 +235,24 @@ class Adapter(ABC):
             for overrides in table.values():
                 names |= set(overrides)
         return tuple(sorted(names))
+
+    @classmethod
+    def tune_points(cls) -> list[dict[str, Any]]:
+        """Every point of ``tune_grid``, in declared order (the last name varies fastest); ``[]`` without a grid.
+
+        >>> class A(Adapter):
+        ...     name, library = "a.b", "a"
+        ...     tune_grid = {"alpha": (1e-5, 1e-4), "passes": (1, 2)}
+        ...     def partial_fit(self, X, y): ...
+        >>> A.tune_points()[:2]
+        [{'alpha': 1e-05, 'passes': 1}, {'alpha': 1e-05, 'passes': 2}]
+        """
+        import itertools
+
+        if not cls.tune_grid:
+            return []
+        names = list(cls.tune_grid)
+        return [dict(zip(names, values)) for values in itertools.product(*(cls.tune_grid[n] for n in names))]
 
     @classmethod
     def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
@@ -236,7 +271,8 @@ class Adapter(ABC):
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
                 "in_memory": cls.in_memory or bool(cls.reference),
-                "heap_note": cls.heap_note, "source_sha256": cls.source_sha256()}
+                "heap_note": cls.heap_note, "tune_grid": {k: list(v) for k, v in cls.tune_grid.items()},
+                "source_sha256": cls.source_sha256()}
 
     @property
     def workdir(self) -> Path:

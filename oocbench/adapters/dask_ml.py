@@ -143,6 +143,8 @@ class Incremental(_DaskAdapter):
     """``dask_ml.wrappers.Incremental(SGDClassifier | SGDRegressor)`` over the lazy per-row-group array."""
 
     name = "dask-ml.incremental"
+    # dask-ml's Incremental docs defer to the wrapped SGDClassifier, whose guide says search alpha in 10^-6 .. 10^-1
+    tune_grid = {"alpha": (1e-5, 1e-4, 1e-3)}
     params = {**SGD_PARAMS, "shuffle_blocks": True, "processes": False}
     profiles = {
         # sklearn.sgd's matched settings; blocks in stream order like every other adapter
@@ -237,6 +239,8 @@ class GLM(_DaskAdapter):
     """
 
     name = "dask-ml.glm"
+    # dask-ml's LogisticRegression docs: C, the inverse of the regularisation strength
+    tune_grid = {"C": (0.1, 1.0, 10.0)}
     dense_only_because = ("dask-glm's solvers take no scipy CSR chunks (add_intercept / tensordot fail); "
                           "pydata-sparse COO chunks fit but at 10^6 rows of synth-ctr grew RSS by 1.4 GiB after "
                           "6 of ~50 L-BFGS evaluations at 9 s each (see the class docstring)")

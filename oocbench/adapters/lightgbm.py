@@ -71,6 +71,8 @@ class GBDT(Adapter):
     """``lightgbm.train`` (gbdt) on a Dataset built from the stream through a Sequence."""
 
     name = "lightgbm.gbdt"
+    # LightGBM's "Parameters Tuning": num_leaves first (leaf-wise trees), then a smaller learning_rate
+    tune_grid = {"num_leaves": (15, 31, 63), "learning_rate": (0.05, 0.1)}
     in_memory = True  # the binned Dataset holds every row
     explains = "importance"
     library = "lightgbm"

@@ -142,6 +142,8 @@ class _RiverLinear(_River):
 
 class Linear(_RiverLinear):
     name = "river.linear"
+    # river's LogisticRegression docs: the optimizer's learning rate (SGD(0.01)); power_t 0 is its constant form
+    tune_grid = {"eta0": (0.01, 0.1, 1.0), "power_t": (0.0, 0.5)}
     update_semantics = ("per row: one SGD step per example (learn_one); each row a dict of its features (dense) or "
                         "of its non-zeros (CSR), keyed by column index, built per batch inside fit")
     api_path = ("LogisticRegression/LinearRegression.learn_one(dict, y) per row; predictions from model.weights "
@@ -150,6 +152,8 @@ class Linear(_RiverLinear):
 
 class LinearMany(_RiverLinear):
     name = "river.linear-many"
+    # river's LogisticRegression docs: the optimizer's learning rate (SGD(0.01)); power_t 0 is its constant form
+    tune_grid = {"eta0": (0.01, 0.1, 1.0), "power_t": (0.0, 0.5)}
     # One learn_many per stream batch (10^4 rows) is not usable on synth-ctr: a batch touches ~10^4 hashed
     # columns, which river densifies to an 800 MB float64 matrix per call, and 10 steps per 10^5 rows at the
     # matched rate (10) score log loss 0.240, worse than the constant predictor (0.175; at 100 rows: 0.160).
@@ -196,6 +200,8 @@ class HoeffdingTree(_River):
     """HoeffdingTreeClassifier / HoeffdingTreeRegressor: river's defaults, or a profile for wide categoricals."""
 
     name = "river.hoeffding-tree"
+    # river's HoeffdingTreeClassifier docs: grace_period (rows between split attempts) and binary_split
+    tune_grid = {"grace_period": (200, 1000), "binary_split": (False, True)}
     input_formats = ("dense", "arrow")
     # no linear model to match: on numeric data both profiles are river's defaults
     profiles = {"matched": {}, "recommended": {}}

@@ -50,6 +50,8 @@ class SGD(Adapter):
     """SGDClassifier (log loss) / SGDRegressor (squared error), one ``partial_fit`` call per batch."""
 
     name = "sklearn.sgd"
+    # scikit-learn's SGD guide, "Tips on Practical Use": search alpha in 10.0**-np.arange(1, 7); averaged SGD (average)
+    tune_grid = {"alpha": (1e-5, 1e-4, 1e-3), "average": (False, True)}
     library = "sklearn"
     requirements = ("scikit-learn",)
     params = {"penalty": "l2", "alpha": 1e-4, "learning_rate": "optimal", "eta0": 0.01, "average": False,
@@ -119,6 +121,8 @@ class PassiveAggressive(Adapter):
     """
 
     name = "sklearn.passive-aggressive"
+    # scikit-learn's PassiveAggressiveClassifier docs: C (here eta0), the maximum step size, is its regularisation
+    tune_grid = {"eta0": (0.01, 0.1, 1.0)}
     library = "sklearn"
     requirements = ("scikit-learn",)
     params = {"learning_rate": "pa1", "eta0": 1.0, "penalty": None, "epsilon": 0.1}  # eta0 is PA's C
@@ -198,6 +202,8 @@ class Batch(Adapter):
     """
 
     name = "sklearn.batch"
+    # scikit-learn's LogisticRegression / Ridge docs: C / alpha, the regularisation strength (here per row: C = 1/(alpha n))
+    tune_grid = {"alpha": (1e-6, 1e-5, 1e-4, 1e-3)}
     library = "sklearn"
     reference = "in-memory linear reference"
     requirements = ("scikit-learn",)

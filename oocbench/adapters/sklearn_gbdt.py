@@ -28,6 +28,8 @@ class HistGBDT(Adapter):
     """The in-memory reference: ``HistGradientBoosting*`` fitted once on every training row, early stopping off."""
 
     name = "sklearn.hist-gbdt"
+    # scikit-learn's HistGradientBoosting docs: learning_rate and max_leaf_nodes (with max_iter) shape the trees
+    tune_grid = {"max_leaf_nodes": (15, 31, 63), "learning_rate": (0.05, 0.1)}
     reference = "in-memory tree reference"
     explains = "importance"
     library = "sklearn"

@@ -275,6 +275,8 @@ class Linear(_Keras):
     """One Dense unit: logistic (sigmoid) or linear regression."""
 
     name = "tf.linear"
+    # Keras' optimizer docs: the learning rate (Adam's default 1e-3) is the knob to tune
+    tune_grid = {"eta0": (1e-3, 1e-2, 1e-1)}
     sparse_profiles = {"matched": dict(LINEAR_SPARSE_MATCHED)}
     update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows on the batch's mean gradient "
                         "(matched: SGD eta0/sqrt(t), t counted in batches, on across epochs; on hashed categoricals "
@@ -290,6 +292,8 @@ class MLP(_Keras):
     """Two hidden Dense layers of 64 ReLU units, then one output unit (on CSR, over an embedding-sum)."""
 
     name = "tf.mlp"
+    # Keras' optimizer docs: the learning rate (Adam's default 1e-3) is the knob to tune
+    tune_grid = {"eta0": (1e-3, 3e-3, 1e-2)}
     hidden = (64, 64)
     params = {**MLP_MATCHED, "embedding_dim": EMBEDDING_DIM, "output_bias_init": FIRST_BATCH}
     update_semantics = ("per mini-batch: one optimizer step per batch of batch_size rows (Adam), a 64-64 ReLU MLP "

@@ -133,6 +133,8 @@ class VWLinear(Adapter):
     """Logistic (``--link logistic``) / squared-loss linear model learnt by VW from text piped into its CLI."""
 
     name = "vw.linear"
+    # VW's wiki (Command-line arguments, Tutorial): --passes over its cache, and -b, the bits of its hash table
+    tune_grid = {"passes": (1, 3), "bit_precision": (18, 22)}
     library = "vowpalwabbit"
     extra = "vw"
     requirements = ("vowpalwabbit>=9.9",)

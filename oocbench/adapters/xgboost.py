@@ -166,6 +166,8 @@ class ExternalMemory(_XGBoost):
     """``xgboost.train`` on an ``ExtMemQuantileDMatrix``: gradient-index pages cached on disk, read per level."""
 
     name = "xgboost.external-memory"
+    # XGBoost's "Notes on Parameter Tuning": max_depth and eta (step shrinkage) set complexity and overfitting
+    tune_grid = {"max_depth": (4, 6, 8), "eta": (0.1, 0.3)}
     external = True
     update_semantics = ("boosting rounds over an on-disk cache: the stream is read 3 times to build it (quantile "
                         "sketch, then gradient-index pages written to the case's temp dir), then every depth-wise "
@@ -184,6 +186,8 @@ class InMemory(_XGBoost):
     """``xgboost.train`` on a ``QuantileDMatrix`` built from the same iterator: the gradient index held in RAM."""
 
     name = "xgboost.in-memory"
+    # XGBoost's "Notes on Parameter Tuning": max_depth and eta (step shrinkage) set complexity and overfitting
+    tune_grid = {"max_depth": (4, 6, 8), "eta": (0.1, 0.3)}
     in_memory = True  # the quantised gradient index holds every row
     update_semantics = ("boosting rounds over the whole quantised dataset in RAM (the stream is read 4 times to "
                         "build it: quantile sketch, then the gradient index); the control of "

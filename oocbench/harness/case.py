@@ -67,8 +67,14 @@ def _insight(weights: np.ndarray | None, explains: str, stream: Any) -> dict[str
 
 
 # ----- the case -----------------------------------------------------------------------------------------
-def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[str, Any]:
-    """Run the case; returns the measurement part of a record (the parent adds identity and provenance)."""
+def execute(spec: dict[str, Any], data_root: str, mode: str = "timed",
+            validation: dict[str, int] | None = None) -> dict[str, Any]:
+    """Run the case; returns the measurement part of a record (the parent adds identity and provenance).
+
+    ``validation`` (``{"train_rows": n, "valid_rows": m}``) makes it a tuning grid point: it learns from the first
+    ``n`` training rows and everything it would score on the holdout is scored on the ``m`` after them
+    (:class:`~oocbench.harness.validation.ValidationSplit`); the holdout is not read.
+    """
     from oocbench.adapters.base import Adapter
     from oocbench.adapters.registry import get_adapter
     from oocbench.datasets import ShardedDataset
@@ -88,6 +94,11 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed") -> dict[s
     rows = min(spec["scale"], dataset.rows)
     # dense for numeric data, CSR (hashed) or Arrow (raw categoricals) per the adapter's input_formats
     stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls, spec.get("hash_bits"))
+    if validation:  # a tuning grid point: the rows after the training part stand in for the holdout
+        from oocbench.harness.validation import ValidationSplit
+
+        stream = ValidationSplit.of(stream, validation["train_rows"], validation["valid_rows"])
+        rows = stream.rows
     passes = int(spec.get("passes") or 1)
     adapter = cls(dataset.task, stream.n_features, profile=spec["profile"], params=dict(spec.get("params") or {}),
                   seed=spec["seed"], threads=spec["threads"], input_format=stream.input_format, passes=passes,
@@ -211,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     from oocbench.datasets.manifest import DatasetError
 
     try:
-        result = {"status": "ok", **execute(payload["case"], payload["data_root"], payload.get("mode", "timed"))}
+        result = {"status": "ok", **execute(payload["case"], payload["data_root"], payload.get("mode", "timed"),
+                                            payload.get("validation"))}
     except MemoryError:
         result = {"status": "oom", "reason": "MemoryError raised inside the case"}
     except DatasetError as exc:  # damaged data: the runner raises it as a harness failure (never recorded)

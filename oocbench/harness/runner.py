@@ -154,8 +154,12 @@ def _raise_harness_error(result: dict) -> None:
 
 
 def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
-             data_base: Path | str | None = None) -> CaseRecord:
+             data_base: Path | str | None = None, validation: dict[str, int] | None = None) -> CaseRecord:
     """Run one case in isolation and return its record (never raises for a backend's failure).
+
+    ``validation`` (``{"train_rows": n, "valid_rows": m}``) runs a tuning grid point instead: the child learns from
+    the first ``n`` training rows and scores on the ``m`` after them, never on the holdout (see
+    :func:`oocbench.harness.case.execute`); :mod:`oocbench.harness.tune` files its record apart from the cases'.
 
     Raises :class:`~oocbench.datasets.DatasetError` for data found damaged, here or inside the case's child
     process (a harness failure: not a result). The record's ``provenance["limits"]`` holds the time limit, the
@@ -164,12 +168,13 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
     load averages and CPU frequency at both ends, and the cores other processes kept busy meanwhile).
     """
     start = load_snapshot()
-    record = _run_case(spec, limits or Limits(), memray, data_base)
+    record = _run_case(spec, limits or Limits(), memray, data_base, validation)
     record.provenance["load"] = load_during(start, load_snapshot())
     return record
 
 
-def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | str | None) -> CaseRecord:
+def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | str | None,
+              validation: dict[str, int] | None = None) -> CaseRecord:
     started = _now()
     entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
     record = CaseRecord(case=spec, started_at=started, provenance=provenance())
@@ -201,6 +206,8 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
         return replace(record, status="skipped", reason=str(exc), task=gen.task, finished_at=_now())
     # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment
     payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
+    if validation:
+        payload["validation"] = dict(validation)
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
         result, wall = run_child(payload, limits, Path(tmp))
         _raise_harness_error(result)

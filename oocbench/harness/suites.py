@@ -59,6 +59,9 @@ class Suite:
     #: per-case time budget (s) when ``--budget`` is not given: a case projected past it from the same case at a
     #: smaller scale is recorded ``skipped`` with the projection (None: every case runs, up to ``--timeout``)
     budget_s: float | None = None
+    #: rows at which the ``tuned`` profile's grids are fitted when ``--tune-scale`` is not given (None: the run's
+    #: smallest scale); a suite carries the tuned view by listing ``"tuned"`` in ``profiles``
+    tune_scale: int | None = None
 
 
 #: the default suite's per-case time budget (s): what keeps 15 adapters x 3 datasets x 4 scales under an hour on
@@ -450,7 +453,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               errors: list[tuple[CaseSpec, str]] | None = None,
               skipped: list[SkippedLine] | None = None, repeat_short: int = 1,
               on_plan: Callable[[list[CaseSpec]], None] | None = None,
-              on_finished: Callable[[CaseSpec], None] | None = None) -> list[CaseRecord]:
+              on_finished: Callable[[CaseSpec], None] | None = None,
+              extra_of: Callable[[CaseSpec], dict[str, Any]] | None = None) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
 
     ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
@@ -458,6 +462,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     memray (the heap figure comes from repeat 0): one run of a sub-second fit is noise (sklearn.sgd at 10^4
     rows measured 337k, 799k and 516k rows/s in three runs). ``on_plan`` hears the grown list of cases;
     ``on_finished`` hears every case once it leaves the queue: it ran, was kept, or failed in the harness.
+    ``extra_of`` gives what the record of a case run now adds to its ``extra`` (a tuned case's ``tuning``, see
+    :meth:`oocbench.harness.tune.TunedRun.extra_of`).
 
     With ``limits.budget_s``, a case projected past it (:func:`over_budget`) is recorded ``skipped`` unrun.
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
@@ -500,7 +506,9 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             i += 1
             continue
         if skip := over_budget(spec, [*done.values(), *out], limits.budget_s, limits.memory_cap()):
-            keep_record(path, budget_skip(spec, limits, *skip), out, on_done)
+            record = budget_skip(spec, limits, *skip)
+            record.extra.update(extra_of(spec) if extra_of else {})
+            keep_record(path, record, out, on_done)
             if on_finished:
                 on_finished(spec)
             i += 1
@@ -509,6 +517,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             on_start(spec)
         try:
             record = run_case(spec, limits, memray=memray and not (repeat_short > 1 and spec.repeat > 0))
+            record.extra.update(extra_of(spec) if extra_of else {})
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
             more_repeats(i, record)
         except Exception as exc:

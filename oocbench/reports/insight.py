@@ -41,7 +41,7 @@ HEATMAP_MAX = 30
 #: features per adapter whose union the agreement is computed over
 AGREEMENT_TOP = 20
 TRUE_MODEL = "true model"
-PROFILE_ORDER = ("matched", "recommended")
+PROFILE_ORDER = ("matched", "recommended", "tuned")
 RC = {"text.parse_math": False, "font.size": 9, "axes.titlesize": 10, "figure.dpi": 100, "savefig.dpi": 100}
 
 

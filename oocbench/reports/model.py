@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from oocbench.adapters.base import TUNED
 from oocbench.analysis import fit_memory, group_repeats, loss_of, summarize, with_full_memory
 from oocbench.cost import DEFAULT_PRICES, Prices, cost_of_rows
 from oocbench.metrics import get_task, task_of_metrics
@@ -175,18 +176,28 @@ def case_groups(records: Iterable[CaseRecord], prices: Prices = DEFAULT_PRICES) 
     # of its label, compared with the others in one section; several sets (a --param grid) are sections apart
     overrides: dict[tuple, set] = {}
     for case in repeats:
-        overrides.setdefault(_line_key(case), set()).add(case.params)
+        overrides.setdefault(_line_key(_tuned_knobs(case)[0]), set()).add(_tuned_knobs(case)[1])
     groups = []
     for case, recs in repeats.items():
         recs = sorted(recs, key=lambda r: r.case.repeat)
-        alone = len(overrides[_line_key(case)]) == 1
-        g = CaseGroup(case.adapter, case.dataset, case.scale, case.profile, case.threads, case.params, recs,
-                      setting=replace(case, params=()).setting() if alone else case.setting())
+        line, params = _tuned_knobs(case)
+        alone = len(overrides[_line_key(line)]) == 1
+        g = CaseGroup(case.adapter, case.dataset, case.scale, case.profile, case.threads, params, recs,
+                      setting=replace(line, params=()).setting() if alone else case.setting())
         ok = g.ok
         g.stats = {name: summarize(fn(r) for r in (with_full_memory(ok) if name == "fit_memory" else ok))
                    for name, fn in figures.items()}
         groups.append(g)
     return sorted(groups, key=lambda g: (g.dataset, g.profile, g.threads, g.setting, g.scale, g.adapter, g.params))
+
+
+def _tuned_knobs(case: CaseSpec) -> tuple[CaseSpec, tuple]:
+    """A tuned case's passes are its tuning's choice, as its parameters are: ``(case without them, parameters
+    with them)``, so each tuned adapter keeps one line, labelled with what won, in one section. Other cases
+    are returned as they are."""
+    if case.profile != TUNED or case.passes == 1:
+        return case, case.params
+    return replace(case, passes=1), (*case.params, ("passes", case.passes))
 
 
 def _line_key(case: CaseSpec) -> tuple:
