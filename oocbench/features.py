@@ -17,7 +17,13 @@ What the features are (:class:`FeatureSpec`, published by :meth:`BatchStream.des
   columns after the numeric ones (collisions add; default 18 bits, as VW's ``-b 18``), with a per-column salt
   so equal values in different columns land apart; a missing value hashes as the token ``"__missing__"``.
   Such data comes as scipy CSR (``d`` numeric + one non-zero per categorical column per row), never dense;
-  adapters whose library takes categorical values natively ask for ``"arrow"`` and get them raw.
+  adapters whose library takes categorical values natively ask for ``"arrow"`` and get them raw;
+- or, for tree learners (``"codes"``, :data:`CODES_DOC`), one integer code per categorical column: a per-column
+  dictionary built in one pass over the stream's training rows keeps the ``category_cap`` most frequent values
+  (codes ``0..``, most frequent first), every other value is one "other" code, a missing value is NaN. Trees split
+  on such codes natively (XGBoost ``enable_categorical``, LightGBM ``categorical_feature``, scikit-learn's
+  ``categorical_features``); hashed one-hot columns cost them a round per 2^18 columns and the loss of the
+  partition splits.
 
 All conversion is vectorised (numpy / Arrow kernels, no Python loop per row); :mod:`oocbench.harness.case` times one
 pass of it apart from learning (``features_s``).
@@ -44,12 +50,23 @@ import pyarrow.compute as pc
 from oocbench.datasets import NUMERIC_KINDS, ShardedDataset, ShardInfo, column_stats, merge_stats, rebatch
 from oocbench.datasets.rebatch import concat, take
 
-INPUT_FORMATS = ("dense", "csr", "arrow")
+INPUT_FORMATS = ("dense", "csr", "arrow", "codes")
 #: log2 of the number of hashing buckets: VW's default ``-b 18`` (262,144 columns, ~1 MiB of float32 weights)
 DEFAULT_HASH_BITS = 18
 MAX_HASH_BITS = 30  # CSR indices are int32; 2^30 buckets is already 4 GiB of float32 weights
 MAX_DENSE_HASH_BITS = 12  # dense hashed categoricals (tests, comparisons only): 4,096 columns per row at most
 MISSING_TOKEN = "__missing__"
+#: values kept per categorical column in the ``codes`` format: 254 codes plus "other" is 255 categories, the most
+#: scikit-learn's HistGradientBoosting takes (``max_bins``); XGBoost and LightGBM take more (``category_cap``)
+DEFAULT_CATEGORY_CAP = 254
+MAX_CATEGORY_CAP = 1 << 24  # codes travel as float32, exact up to 2^24
+#: how a tree adapter splits on the code columns (its ``categorical_splits`` param; see
+#: :meth:`FeatureSpec.categorical_code_columns`)
+CATEGORICAL_SPLITS = ("native", "low-cardinality")
+CODES_DOC = ("per categorical column, its values counted over the stream's training rows (one pass, Arrow "
+             "value_counts); the category_cap most frequent get codes 0, 1, ... (most frequent first, ties by value), "
+             "every other value one 'other' code (the number of values kept; also values first seen in the holdout), "
+             "missing NaN; the codes follow the numeric columns as float32")
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -143,6 +160,128 @@ def hash_column(column: pa.ChunkedArray | pa.Array, name: str, bits: int) -> np.
     return table[enc.indices.to_numpy(zero_copy_only=False)]
 
 
+def _category_values(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A categorical column in the one type its dictionary holds: int64 for integers and booleans, float64 for
+    floats, string otherwise (so batches of any shard, and the holdout, look values up in the same type)."""
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column, t = column.cast(t.value_type), t.value_type
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return column.cast(pa.int64())
+    if pa.types.is_floating(t):
+        return column.cast(pa.float64())
+    return column if pa.types.is_string(t) else column.cast(pa.string())
+
+
+@dataclass
+class Codebook:
+    """Per categorical column, the values that get their own code (most frequent first), from training rows.
+
+    ``values[c][i]`` has code ``i``; every other value of ``c`` has code ``len(values[c])`` ("other"); a missing
+    value is NaN. Built by :func:`build_codebook`; see :data:`CODES_DOC`.
+
+    >>> book = Codebook.from_counts(2, {"c": {"a": 5, "b": 3, "z": 1}}, {"c": 1}, rows=10)
+    >>> book.codes(pa.array(["b", "a", "q", None, "z"]), "c").tolist()
+    [1.0, 0.0, 2.0, nan, 2.0]
+    >>> book.describe()["columns"]["c"]
+    {'kept': 2, 'distinct': 3, 'other_share': 0.1, 'missing_share': 0.1}
+    """
+
+    cap: int
+    values: dict[str, pa.Array]
+    distinct: dict[str, int]
+    other_rows: dict[str, int]
+    missing_rows: dict[str, int]
+    rows: int
+    build_s: float = 0.0
+
+    @classmethod
+    def from_counts(cls, cap: int, counts: dict[str, dict[Any, int]], missing: dict[str, int], rows: int) -> Codebook:
+        """A codebook from plain ``{column: {value: count}}`` (tests, small data)."""
+        tables = {c: pa.table({"v": _category_values(pa.array(list(vc))), "n": pa.array(list(vc.values()), pa.int64())})
+                  for c, vc in counts.items()}
+        return cls._from_tables(cap, tables, missing, rows)
+
+    @classmethod
+    def _from_tables(cls, cap: int, tables: dict[str, pa.Table], missing: dict[str, int], rows: int) -> Codebook:
+        values, distinct, other = {}, {}, {}
+        for c, t in tables.items():
+            t = t.sort_by([("n", "descending"), ("v", "ascending")])
+            values[c] = t.column("v").slice(0, cap).combine_chunks()
+            distinct[c] = t.num_rows
+            counts = t.column("n").to_numpy()
+            other[c] = int(counts[cap:].sum())
+        return cls(cap, values, distinct, other, dict(missing), rows)
+
+    def codes(self, column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
+        """float32 code of every value of ``column`` (the column named ``name``): see the class docstring."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        out = np.full(len(column), np.nan, dtype=np.float32)
+        if pa.types.is_null(column.type) or len(column) == 0:
+            return out
+        column = _category_values(column)
+        kept = self.values[name]
+        index = pc.index_in(column, value_set=kept.cast(column.type)) if len(kept) else pa.nulls(len(column), pa.int32())
+        found = index.to_numpy(zero_copy_only=False)  # float64, NaN where not found or missing
+        out[:] = found
+        present = column.is_valid().to_numpy(zero_copy_only=False)
+        out[present & np.isnan(found)] = len(kept)  # a value outside the dictionary: "other"
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What the record publishes: the cap, per column the codes kept, distinct values seen, and the share of
+        training rows that fell into "other" or were missing."""
+        rows = max(self.rows, 1)
+        return {"cap": self.cap, "how": CODES_DOC, "rows": self.rows, "build_s": round(self.build_s, 4),
+                "columns": {c: {"kept": len(v), "distinct": self.distinct[c],
+                                "other_share": round(self.other_rows[c] / rows, 6),
+                                "missing_share": round(self.missing_rows[c] / rows, 6)}
+                            for c, v in self.values.items()}}
+
+
+def check_category_cap(cap: int) -> int:
+    """``cap`` if it is a usable number of codes per categorical column, else a ValueError naming the range."""
+    if isinstance(cap, bool) or not isinstance(cap, int | np.integer) or not 1 <= cap <= MAX_CATEGORY_CAP:
+        raise ValueError(f"category_cap must be an integer from 1 to {MAX_CATEGORY_CAP}, got {cap!r}")
+    return int(cap)
+
+
+def build_codebook(dataset: ShardedDataset, rows: int, categorical: list[str], cap: int) -> Codebook:
+    """The :class:`Codebook` of the first ``rows`` training rows: one pass over the categorical columns only.
+
+    Per batch, Arrow's ``value_counts``; the counts are merged with a group-by every 32 batches, so memory holds
+    the distinct values seen (not the rows).
+    """
+    import time
+
+    t0 = time.perf_counter()
+    pieces: dict[str, list[pa.Table]] = {c: [] for c in categorical}
+    missing = dict.fromkeys(categorical, 0)
+    seen = 0
+
+    def merge(parts: list[pa.Table]) -> pa.Table:
+        return pa.concat_tables(parts).group_by("v").aggregate([("n", "sum")]).rename_columns(["v", "n"])
+
+    for k, table in enumerate(rebatch(dataset.record_batches(dataset.manifest.shards, 1 << 16, categorical),
+                                      1 << 16, rows)):
+        seen += table.num_rows
+        for c in categorical:
+            col = table.column(c)
+            missing[c] += col.null_count
+            if pa.types.is_null(col.type):
+                continue
+            vc = pc.value_counts(_category_values(col).drop_null())
+            pieces[c].append(pa.table({"v": vc.field("values"), "n": vc.field("counts")}))
+            if (k + 1) % 32 == 0:
+                pieces[c] = [merge(pieces[c])]
+    empty = pa.table({"v": pa.array([], pa.string()), "n": pa.array([], pa.int64())})
+    tables = {c: merge(p) if p else empty for c, p in pieces.items()}
+    book = Codebook._from_tables(cap, tables, missing, seen)
+    book.build_s = time.perf_counter() - t0
+    return book
+
+
 @dataclass
 class FeatureSpec:
     """How raw columns become the feature matrix; fixed per stream (training rows' statistics)."""
@@ -156,6 +295,8 @@ class FeatureSpec:
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     missing: bool = True
+    #: the categorical columns' codes (``codes`` format only; built from the stream's training rows)
+    codebook: Codebook | None = None
 
     @property
     def hash_buckets(self) -> int:
@@ -172,8 +313,10 @@ class FeatureSpec:
         return not self.categorical and not self.standardize and not self.missing
 
     @classmethod
-    def from_dataset(cls, dataset: ShardedDataset, rows: int | None = None,
-                     hash_bits: int | None = None) -> FeatureSpec:
+    def from_dataset(cls, dataset: ShardedDataset, rows: int | None = None, hash_bits: int | None = None,
+                     category_cap: int | None = None) -> FeatureSpec:
+        """The spec of the first ``rows`` training rows; with ``category_cap`` (the ``codes`` format) it also
+        builds the categorical columns' :class:`Codebook` (one pass over them)."""
         m = dataset.manifest
         spec = m.feature_spec or {}
         numeric = [c for c in m.features if m.kind(c) in NUMERIC_KINDS]
@@ -189,6 +332,9 @@ class FeatureSpec:
             out.mean = np.array([stats[c][1] for c in numeric], dtype=np.float64)
             std = np.sqrt(np.array([stats[c][2] for c in numeric]) / np.maximum(n, 1))
             out.std = np.where(std > 0, std, 1.0)  # a constant column stays 0 rather than dividing by 0
+        if category_cap is not None and categorical:
+            out.codebook = build_codebook(dataset, rows if rows is not None else dataset.rows, categorical,
+                                          check_category_cap(category_cap))
         return out
 
     def numeric_block(self, table: pa.Table | pa.RecordBatch) -> np.ndarray:
@@ -225,7 +371,9 @@ class FeatureSpec:
         if input_format == "arrow":
             return self.arrow(table, num), y
         if not self.categorical:
-            return (num if input_format == "dense" else _csr(num)), y
+            return (_csr(num) if input_format == "csr" else num), y
+        if input_format == "codes":
+            return self.codes(table, num), y
         cols = self.buckets(table)
         if input_format == "dense":
             n, d = table.num_rows, len(self.numeric)
@@ -260,6 +408,32 @@ class FeatureSpec:
             X.has_canonical_format = True
         return X
 
+    def categorical_code_columns(self, splits: str = "native") -> list[int]:
+        """Indices (in the ``codes`` layout) of the code columns a tree should split on as categories.
+
+        ``splits`` is a tree adapter's ``categorical_splits``: ``"native"``, every categorical column;
+        ``"low-cardinality"``, only the columns whose every training value has its own code - a column with an
+        "other" code (more values than ``category_cap``) is then split on as a number, its codes being the values'
+        frequency ranks (LightGBM's Advanced Topics: "for a categorical feature with high cardinality, it often
+        works best to treat the feature as numeric").
+        """
+        if splits not in CATEGORICAL_SPLITS:
+            raise ValueError(f"categorical_splits must be one of {CATEGORICAL_SPLITS}, got {splits!r}")
+        d, book = len(self.numeric), self.codebook
+        return [d + j for j, c in enumerate(self.categorical)
+                if splits == "native" or (book is not None and book.distinct[c] <= book.cap)]
+
+    def codes(self, table: pa.Table | pa.RecordBatch, num: np.ndarray) -> np.ndarray:
+        """float32 ``(n, d + k)``: the numeric block, then each categorical column's codes (:class:`Codebook`)."""
+        if self.codebook is None:
+            raise ValueError("the codes format needs the training rows' codebook: build the spec with category_cap")
+        d = len(self.numeric)
+        X = np.empty((table.num_rows, d + len(self.categorical)), dtype=np.float32)
+        X[:, :d] = num
+        for j, c in enumerate(self.categorical):
+            X[:, d + j] = self.codebook.codes(table.column(c), c)
+        return X
+
     def arrow(self, table: pa.Table | pa.RecordBatch, num: np.ndarray | None = None) -> pa.Table:
         """The features as an Arrow table: numeric columns as the other formats see them (float32, log1p,
         standardised, missing -> 0), categorical columns raw (their values, nulls kept), target dropped.
@@ -274,22 +448,28 @@ class FeatureSpec:
         return pa.Table.from_arrays(arrays, names=[*self.numeric, *self.categorical])
 
     def describe(self, input_format: str = "dense") -> dict[str, Any]:
-        hashed = bool(self.categorical) and input_format != "arrow"
-        return {
-            "width": self.width if input_format != "arrow" else len(self.numeric) + len(self.categorical),
+        per_column = input_format in ("arrow", "codes")  # one feature per categorical column, not buckets
+        hashed = bool(self.categorical) and not per_column
+        raw = {"arrow": "none: categorical values passed raw to the library (Arrow columns)",
+               "codes": "none: one integer code per categorical column (see codes)"}
+        out = {
+            "width": len(self.numeric) + len(self.categorical) if per_column else self.width,
             "numeric": len(self.numeric),
             "count_log1p": [c for c in self.numeric if self.kinds[c] == "count"],
             "categorical": list(self.categorical),
             "hash_bits": self.hash_bits if hashed else None,
             "hash_buckets": self.hash_buckets if hashed else None,
-            "hash": HASH_DOC if hashed else (
-                "none: categorical values passed raw to the library (Arrow columns)" if self.categorical else None),
+            "hash": HASH_DOC if hashed else (raw[input_format] if self.categorical else None),
             "standardize": ("z-score with exact mean / population std of the stream's training rows (one pass at "
                             "write time, per-shard count/mean/M2 merged; partial last shard scanned once)"
                             if self.standardize else "none (used as stored)"),
-            "missing": "numeric -> training mean (0 after standardising); categorical -> " + (
-                "null, passed raw to the library" if input_format == "arrow" else "the '__missing__' token's bucket"),
+            "missing": "numeric -> training mean (0 after standardising); categorical -> " + {
+                "arrow": "null, passed raw to the library", "codes": "NaN (the libraries' missing value)"}.get(
+                input_format, "the '__missing__' token's bucket"),
         }
+        if input_format == "codes" and self.codebook is not None:
+            out["codes"] = self.codebook.describe()
+        return out
 
 
 def check_hash_bits(bits: int) -> int:
@@ -382,8 +562,10 @@ class BatchStream:
 
     ``input_format`` is ``"dense"`` (numpy float32, C order), ``"csr"`` (scipy.sparse CSR, float32 values,
     int32 indices) or ``"arrow"`` (a ``pyarrow.Table`` of the feature columns: numeric ones transformed,
-    categorical ones raw); ``hash_bits`` sets the number of hashing buckets (``2**hash_bits``, default
-    :data:`DEFAULT_HASH_BITS`) of categorical columns.
+    categorical ones raw) or ``"codes"`` (numpy float32: numeric columns, then one code per categorical column,
+    see :class:`Codebook`); ``hash_bits`` sets the number of hashing buckets (``2**hash_bits``, default
+    :data:`DEFAULT_HASH_BITS`) of categorical columns, ``category_cap`` the values coded per column (default
+    :data:`DEFAULT_CATEGORY_CAP`).
     """
 
     dataset: ShardedDataset
@@ -391,6 +573,7 @@ class BatchStream:
     batch_size: int
     input_format: str = "dense"
     hash_bits: int | None = None
+    category_cap: int | None = None
     _spec: FeatureSpec | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -400,6 +583,8 @@ class BatchStream:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size!r}")
         if self.hash_bits is not None:
             check_hash_bits(self.hash_bits)
+        if self.category_cap is not None:
+            check_category_cap(self.category_cap)
         if (self.input_format == "dense" and self.dataset.manifest.has_categorical
                 and (self.hash_bits or DEFAULT_HASH_BITS) > MAX_DENSE_HASH_BITS):
             raise ValueError(f"dense batches of hashed categoricals need hash_bits <= {MAX_DENSE_HASH_BITS} (each "
@@ -408,7 +593,7 @@ class BatchStream:
 
     @classmethod
     def for_adapter(cls, dataset: ShardedDataset, rows: int, batch_size: int, adapter_cls: type,
-                    hash_bits: int | None = None) -> BatchStream:
+                    hash_bits: int | None = None, category_cap: int | None = None) -> BatchStream:
         """The stream an adapter class asks for: see :func:`choose_format` and ``Adapter.input_formats``.
 
         Raises :class:`UnsupportedInputError` when the adapter takes no format that suits the data.
@@ -416,23 +601,24 @@ class BatchStream:
         formats = tuple(getattr(adapter_cls, "input_formats", ("dense",)))
         categorical = any(dataset.manifest.kind(c) == "categorical" for c in dataset.manifest.features)
         fmt = choose_format(formats, categorical, getattr(adapter_cls, "dense_only_because", ""))
-        return cls(dataset, rows, batch_size, fmt, hash_bits)
+        return cls(dataset, rows, batch_size, fmt, hash_bits, category_cap)
 
     @property
     def spec(self) -> FeatureSpec:
         if self._spec is None:
-            self._spec = FeatureSpec.from_dataset(self.dataset, self.rows, self.hash_bits)
+            cap = (self.category_cap or DEFAULT_CATEGORY_CAP) if self.input_format == "codes" else None
+            self._spec = FeatureSpec.from_dataset(self.dataset, self.rows, self.hash_bits, cap)
         return self._spec
 
     def _iter(self, infos: list[ShardInfo], limit: int, batch_size: int) -> Iterator[tuple[Any, np.ndarray]]:
         spec, fmt = self.spec, self.input_format
         if spec.passthrough and fmt != "arrow":
             for X, y in rebatch(self.dataset.numeric_batches(infos, batch_size), batch_size, limit):
-                yield (X if fmt == "dense" else _csr(X)), y
+                yield (_csr(X) if fmt == "csr" else X), y
             return
         if not spec.categorical and fmt != "arrow":  # numeric only: the reader's fast path, standardised in place
             for X, y in rebatch(self._numeric_pieces(infos, batch_size), batch_size, limit):
-                yield (X if fmt == "dense" else _csr(X)), y
+                yield (_csr(X) if fmt == "csr" else X), y
             return
         cols = [*spec.numeric, *spec.categorical, spec.target]
         for t in rebatch(self.dataset.record_batches(infos, batch_size, cols), batch_size, limit):
@@ -485,7 +671,7 @@ class BatchStream:
     @property
     def n_features(self) -> int:
         """Width of ``X`` the adapter sees (columns of the Arrow table for ``"arrow"``)."""
-        if self.input_format == "arrow":
+        if self.input_format in ("arrow", "codes"):
             return len(self.spec.numeric) + len(self.spec.categorical)
         return self.spec.width
 

@@ -13,8 +13,8 @@ The feature spaces (:func:`feature_space`), as :mod:`oocbench.features` builds t
   ``hash(column, value) & (2**hash_bits - 1)`` (:data:`oocbench.features.HASH_DOC`), so several columns' values
   may share a bucket. Which values fall in a bucket is found by hashing a sample of the training rows (the
   first :data:`SAMPLE_ROWS`) with the same function and counting.
-- ``arrow``: the numeric columns, then the categorical columns raw, one feature per column (LightGBM's native
-  categoricals). An adapter that returns only the numeric columns' weights (VW, which hashes categorical values
+- ``arrow`` / ``codes``: the numeric columns, then the categorical columns, one feature per column (raw values,
+  or the trees' integer codes). An adapter that returns only the numeric columns' weights (VW, which hashes categorical values
   itself) is mapped on those, and the record says the categorical part is not covered.
 
 Features are keyed across adapters by stable strings (:func:`feature_space`): ``num:<column>`` for a numeric
@@ -119,7 +119,7 @@ def feature_space(spec: FeatureSpec, input_format: str, n_weights: int) -> tuple
     (Space(layout='numeric-only', numeric=('a', 'b'), categorical=('c',), bits=None), 'the categorical columns (c)')
     """
     numeric, categorical = tuple(spec.numeric), tuple(spec.categorical)
-    if input_format == "arrow":
+    if input_format in ("arrow", "codes"):  # one feature per categorical column
         if n_weights == len(numeric) + len(categorical):
             return Space("columns", numeric, categorical), ""
         if n_weights == len(numeric) and numeric:
@@ -131,7 +131,7 @@ def feature_space(spec: FeatureSpec, input_format: str, n_weights: int) -> tuple
             return space, ""
     elif n_weights == len(numeric):
         return Space("columns", numeric, ()), ""
-    layout = "columns" if input_format == "arrow" or not categorical else "hashed"
+    layout = "columns" if input_format in ("arrow", "codes") or not categorical else "hashed"
     expected = Space(layout, numeric, categorical, spec.hash_bits).width
     return None, (f"explain() gave {n_weights:,} values for a feature space of {expected:,} ({input_format} "
                   "batches): they cannot be mapped to source columns")

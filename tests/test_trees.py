@@ -1,6 +1,6 @@
 """The boosted-tree adapters (XGBoost out of core and in memory, scikit-learn's HistGradientBoosting, LightGBM):
-what conformance does not check. Real libraries on tiny data; hashed categoricals in 2^14 buckets to keep
-XGBoost's per-round cost (proportional to the number of columns) small."""
+what conformance does not check. Real libraries on tiny data; categorical data reaches them as integer codes
+(tests/test_categorical_trees.py), the hashed CSR in 2^14 buckets where a test asks for it."""
 
 from __future__ import annotations
 
@@ -58,10 +58,15 @@ def test_learns_and_beats_the_constant_predictor(name, data, tiny):
         assert weights.shape == (stream.n_features,) and np.all(weights >= 0) and weights.sum() > 0
 
 
-def test_hist_gbdt_is_skipped_on_categorical_data_with_its_reason(tiny):
+def test_xgboost_still_takes_the_hashed_csr_when_asked(tiny):
+    """The hashed one-hot path stays available (the comparison in benchmarks/trees_codes.py)."""
     ds = tiny("synth-ctr", rows=ROWS["synth-ctr"])
-    with pytest.raises(UnsupportedInputError, match="HistGradientBoosting takes dense arrays only"):
-        BatchStream.for_adapter(ds, ds.rows, 1000, _cls("sklearn.hist-gbdt"))
+    stream = BatchStream(ds, ds.rows, 1000, "csr", hash_bits=14)
+    with _adapter("xgboost.in-memory", stream, rounds=5) as adapter:
+        adapter.fit(stream)
+        X, y = holdout_subset(stream, 2000)
+        assert np.all((adapter.predict_batch(X) > 0) & (adapter.predict_batch(X) < 1))
+        assert "categorical" not in adapter.effective_hyperparameters()
 
 
 @pytest.mark.parametrize("data", ["synth-binary", "synth-ctr"])

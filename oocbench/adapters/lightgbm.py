@@ -5,11 +5,14 @@ samples rows by index to find the bins, then pushes the rows range by range, so 
 whole; random access comes from the stream's Parquet row groups (``stream.parts()`` / ``stream.read_part``, one
 row group cached at a time), read twice like XGBoost's iterator. The binned Dataset and the training are in RAM.
 
-Categorical columns use LightGBM's native categorical splits (its documented path for them): each value's
-category is its bucket in the shared hashing (the same buckets as the CSR columns the other adapters get, one
-integer column per categorical column). On the hashed CSR itself (2^18 columns) LightGBM 4.7 spent 808 s in its
-first round on synth-ctr at 10^6 rows (then 0.2 s per round): building its row-wise multi-value bins visits every
-used feature for every row (LightGBM issue #5205); native categories: 0.3 s, 100 rounds in 11 s.
+Categorical columns use LightGBM's native categorical splits (its documented path, "Advanced Topics: Categorical
+Feature Support": non-negative integer codes, a contiguous range from zero, ``categorical_feature``): the shared
+``codes`` format, each column's 254 most frequent training values then one "other" code, missing NaN. Its knobs for
+many categories (``cat_smooth``, ``min_data_per_group``, ``max_cat_threshold``, ``max_cat_to_onehot``, ``cat_l2``;
+the same page: "use min_data_per_group, cat_smooth to deal with over-fitting when #category is large") are params,
+at LightGBM's defaults. Hashed buckets as categories (up to 2^18 per column) overfit a 4,000-value id column of a
+real CSV (0.4625 against HistGradientBoosting's 0.4440); on the hashed CSR itself (2^18 columns) LightGBM 4.7 spent
+808 s in its first round on synth-ctr at 10^6 rows (LightGBM issue #5205).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ if TYPE_CHECKING:
     from oocbench.features import BatchStream
 
 
-def part_sequence(stream: BatchStream, rows_of: Any) -> Any:
-    """A ``lightgbm.Sequence`` of the stream's rows, read by Parquet row group and made dense by ``rows_of``."""
+def part_sequence(stream: BatchStream) -> Any:
+    """A ``lightgbm.Sequence`` of the stream's (dense or codes) rows, read by Parquet row group."""
     import lightgbm
 
     parts = stream.parts()
@@ -45,7 +48,7 @@ def part_sequence(stream: BatchStream, rows_of: Any) -> Any:
         def part(self, k: int) -> np.ndarray:
             if self.cached[0] != k:  # indices and ranges come in increasing order: one row group at a time
                 self.cached = (k, None)
-                self.cached = (k, rows_of(stream.read_part(*parts[k])[0]))
+                self.cached = (k, stream.read_part(*parts[k])[0])
             return self.cached[1]
 
         def locate(self, i: int) -> int:
@@ -78,8 +81,11 @@ class GBDT(Adapter):
     library = "lightgbm"
     requirements = ("lightgbm>=4.3",)
     extra = "lightgbm"
+    # the cat_* / *_cat_* knobs at LightGBM's defaults (Parameters.rst), for the categorical columns' codes
     params = {"num_iterations": 100, "learning_rate": 0.1, "num_leaves": 31, "max_depth": -1, "max_bin": 255,
-              "lambda_l2": 0.0, "min_data_in_leaf": 20, "min_sum_hessian_in_leaf": 1e-3}
+              "lambda_l2": 0.0, "min_data_in_leaf": 20, "min_sum_hessian_in_leaf": 1e-3, "cat_smooth": 10.0,
+              "cat_l2": 10.0, "min_data_per_group": 100, "max_cat_threshold": 32, "max_cat_to_onehot": 4,
+              "categorical_splits": "native"}
     profiles = {
         # the same trees as the other boosting adapters: 100 rounds of depth <= 6 (up to 64 leaves, grown leaf
         # by leaf), lr 0.1, 255 bins, L2 1, a leaf's hessian >= 1 as XGBoost's min_child_weight
@@ -91,35 +97,35 @@ class GBDT(Adapter):
     }
     update_semantics = ("boosting rounds over the binned Dataset in RAM (built from a Sequence that reads the "
                         "stream twice: bin sampling, then the rows); rounds, not passes (no --passes)")
-    api_path = ("lightgbm.Dataset(lightgbm.Sequence over the stream's row groups, categorical_feature = the hashed "
-                "categorical columns) + lightgbm.train(objective binary / regression); the Dataset is built inside "
-                "fit (fit_facts: dataset_build_s, train_s), prepare does nothing")
-    # Arrow for categorical data: raw values, turned into one hashed-bucket column each (see rows_of)
-    input_formats = ("dense", "arrow")
+    api_path = ("lightgbm.Dataset(lightgbm.Sequence over the stream's row groups, categorical_feature = the "
+                "categorical columns' codes) + lightgbm.train(objective binary / regression); the Dataset is built "
+                "inside fit (fit_facts: dataset_build_s, train_s), prepare does nothing")
+    # categorical data as codes: one integer column per categorical column (native categorical splits)
+    input_formats = ("dense", "codes")
 
     def setup(self) -> None:
         objective = "binary" if self.task == "binary" else "regression"
         self.train_params = {**self.hyperparameters, "objective": objective, "seed": self.seed, "verbose": -1,
                              "num_threads": thread_count(self.threads)}
+        self.splits = self.train_params.pop("categorical_splits")  # oocbench's knob, not LightGBM's
         self.booster: Any = None
         self.facts: dict[str, Any] = {}
         self.spec: Any = None
 
+    @classmethod
+    def inert_params(cls, task: str, hyperparameters: dict[str, Any], input_format: str) -> dict[str, str]:
+        if input_format == "codes":
+            return {}
+        why = "no categorical feature: this data has no categorical column taken as codes"
+        return dict.fromkeys(("cat_smooth", "cat_l2", "min_data_per_group", "max_cat_threshold",
+                              "max_cat_to_onehot", "categorical_splits"), why)
+
     def effective_hyperparameters(self) -> dict[str, Any]:
         out = {**super().effective_hyperparameters(), "objective": self.train_params["objective"],
                "num_threads": self.train_params["num_threads"]}
-        if self.input_format == "arrow":  # LightGBM's categorical settings stay its defaults
-            out["categorical_feature"] = "native, category = the value's shared hash bucket"
+        if self.input_format == "codes":
+            out["categorical_feature"] = "native splits on the categorical columns' integer codes"
         return out
-
-    def rows_of(self, X: Any) -> np.ndarray:
-        """Dense rows: numpy as it comes; an Arrow batch as its numeric columns then, per categorical column, the
-        value's bucket in the shared hashing (an integer category: float32 holds it exactly up to 2^24)."""
-        if isinstance(X, np.ndarray):
-            return X
-        numeric = [X.column(c).to_numpy() for c in self.spec.numeric]
-        dtype = np.float32 if self.spec.hash_bits <= 24 else np.float64
-        return np.column_stack([*numeric, self.spec.buckets(X)]).astype(dtype, copy=False)
 
     def fit(self, stream: BatchStream) -> None:
         import time
@@ -131,14 +137,14 @@ class GBDT(Adapter):
         self.spec, ds = stream.spec, stream.dataset
         y = np.concatenate([ds.read_row_group(ds.manifest.shards[s], g, [self.spec.target]).column(0).to_numpy()
                             .astype(np.float32)[:rows] for s, g, rows in stream.parts()])  # the target alone
-        categorical = list(range(len(self.spec.numeric), stream.n_features)) if self.input_format == "arrow" else []
-        data = lightgbm.Dataset(part_sequence(stream, self.rows_of), label=y, params=self.train_params,
+        categorical = self.spec.categorical_code_columns(self.splits) if self.input_format == "codes" else []
+        data = lightgbm.Dataset(part_sequence(stream), label=y, params=self.train_params,
                                 categorical_feature=categorical or "auto")
         data.construct()
         built = time.perf_counter()
 
         def rounds(env: Any) -> None:
-            self.checkpoint(predict=lambda X: env.model.predict(self.rows_of(X)), round=env.iteration + 1)
+            self.checkpoint(predict=lambda X: env.model.predict(X), round=env.iteration + 1)
 
         self.booster = lightgbm.train(self.train_params, data, callbacks=[rounds])
         scored = self.scoring_s() - scored
@@ -148,7 +154,7 @@ class GBDT(Adapter):
         raise NotImplementedError("lightgbm.gbdt: boosted trees have no incremental update; use fit(stream)")
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return self.booster.predict(self.rows_of(X))
+        return self.booster.predict(X)
 
     predict = predict_proba  # probabilities (binary) or values (regression): the booster's output either way
 
