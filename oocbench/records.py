@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "timeout", "oom", "error", "crashed", "not-installed", "skipped")
+#: ``suspect``: the case ran, but its holdout loss is below the dataset's known optimum by more than noise (the
+#: holdout leaked into the fit, or the optimum is wrong): kept with its reason, never counted as a result
+STATUSES = ("ok", "timeout", "oom", "error", "crashed", "not-installed", "skipped", "suspect")
 RECORDS_FILE = "records.jsonl"
 #: the fields of :class:`CaseSpec` that ``oocbench run --param NAME=VALUE`` and a suite's grid may set besides the
 #: adapters' hyperparameters (which go into ``CaseSpec.params``)

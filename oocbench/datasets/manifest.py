@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,8 @@ MANIFEST = "manifest.json"
 HOLDOUT = "holdout.parquet"
 NUMERIC_KINDS = ("numeric", "count")  # "count": non-negative counts, log1p-transformed by the feature layer
 KINDS = (*NUMERIC_KINDS, "categorical")
+#: the tasks a dataset may have (:data:`oocbench.metrics.TASKS`, which imports scikit-learn: not imported here)
+TASKS = ("binary", "regression")
 
 
 #: what a shard or holdout file may be called in a manifest: no directory part, no "..", no hidden file
@@ -75,6 +79,8 @@ class Manifest:
     #: how the shared feature layer treats this dataset: {"standardize": bool, "missing": bool}
     feature_spec: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    #: what the dataset means, fixed by its writer (:mod:`oocbench.datasets.seal`); empty in older datasets
+    seal: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -109,6 +115,7 @@ class Manifest:
             raw["shards"] = [ShardInfo(**s) for s in raw["shards"]]
             raw["holdout"] = ShardInfo(**raw["holdout"])
             man = cls(**raw)
+            _check_types(man)
             if not isinstance(man.rows, int) or sum(s.rows for s in man.shards) != man.rows:
                 raise ValueError(f"rows={man.rows!r} but the shards hold {sum(s.rows for s in man.shards)}")
             for info in [*man.shards, man.holdout]:
@@ -123,6 +130,39 @@ class Manifest:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise DatasetError(f"{path}: malformed manifest ({type(exc).__name__}: {exc}); delete the directory "
                                "and regenerate") from None
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Whether a manifest value fits its field's annotation (as JSON gives it: a float may be an int)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp in (int, float):
+        return isinstance(value, int if tp is int else (int, float)) and not isinstance(value, bool)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1]) for k, v in value.items())
+    if is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return isinstance(value, tp) and all(_fits(getattr(value, f.name), hints[f.name]) for f in fields(tp))
+    return isinstance(value, origin or tp)
+
+
+def _check_types(man: Manifest) -> None:
+    """Every field of the right JSON type and the task a known one: an edited manifest is refused here, in
+    one line, rather than failing deep inside a case (``'list' object has no attribute 'get'``)."""
+    hints = typing.get_type_hints(Manifest)
+    for f in fields(Manifest):
+        if not _fits(getattr(man, f.name), hints[f.name]):
+            raise ValueError(f"{f.name} is {json.dumps(getattr(man, f.name), default=str)[:60]}, not of the "
+                             f"type {hints[f.name]}".replace("typing.", ""))
+    if man.task not in TASKS:
+        raise ValueError(f"task {man.task!r} is not one of {', '.join(TASKS)}")
 
 
 def sha256_file(path: Path | str | Location, chunk: int = 1 << 22) -> str:

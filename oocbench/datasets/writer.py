@@ -28,6 +28,7 @@ from oocbench.datasets.manifest import (
     ShardInfo,
     sha256_file,
 )
+from oocbench.datasets.seal import seal
 from oocbench.datasets.stats import column_stats, merge_stats
 from oocbench.storage import Location, resolve
 
@@ -179,6 +180,7 @@ class PartialDir:
                 p.unlink(missing_ok=True)
         (self.path / "plan.json").unlink(missing_ok=True)
         self.lock.unlink(missing_ok=True)
+        seal(manifest, self.path)  # what the dataset means, fixed now: checked before every case
         (self.path / MANIFEST).write_text(manifest.to_json())
         if self.root.local:
             if self.root.exists():  # a stale or concurrent copy: ours is complete, replace it

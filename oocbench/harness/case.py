@@ -77,7 +77,7 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed",
     """
     from oocbench.adapters.base import Adapter
     from oocbench.adapters.registry import get_adapter
-    from oocbench.datasets import ShardedDataset
+    from oocbench.datasets import DatasetError, ShardedDataset
     from oocbench.features import BatchStream
 
     out: dict[str, Any] = {"timings": {}, "memory": {}, "extra": {}}
@@ -91,7 +91,10 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed",
     from oocbench.metrics import constant_baseline, task_metrics
 
     dataset = ShardedDataset(data_root)
-    rows = min(spec["scale"], dataset.rows)
+    if dataset.rows < spec["scale"]:  # the runner checked this: the data changed since, never measure fewer rows
+        raise DatasetError(f"{dataset.root}: holds {dataset.rows:,} training rows, fewer than the case's "
+                           f"{spec['scale']:,}; {dataset.hint()}")
+    rows = spec["scale"]
     # dense for numeric data, CSR (hashed) or Arrow (raw categoricals) per the adapter's input_formats
     stream = BatchStream.for_adapter(dataset, rows, spec["batch_size"], cls, spec.get("hash_bits"))
     if validation:  # a tuning grid point: the rows after the training part stand in for the holdout
@@ -135,8 +138,17 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed",
 
         # one pass of reading + features without learning: the data-preparation share of fit, measured apart
         t = time.perf_counter()
-        y_sum = sum(float(y.sum()) for _, y in stream)
+        y_sum, read, bad = 0.0, 0, 0
+        for _, y in stream:
+            y_sum, read, bad = y_sum + float(y.sum()), read + len(y), bad + len(y) - int(np.isfinite(y).sum())
         out["timings"]["features_s"] = time.perf_counter() - t
+        # what the record will claim: exactly `rows` training rows, with finite targets (an inf made RMSE 1.1e10)
+        if read != rows or bad:
+            raise DatasetError(f"{dataset.root}: " + (f"read {read:,} training rows, not the case's {rows:,}"
+                                                      if read != rows else
+                                                      f"target {dataset.manifest.target!r} has {bad:,} non-finite "
+                                                      f"values (inf or NaN) in the first {rows:,} training rows")
+                               + f"; {dataset.hint()}")
 
         hold = holdout_subset(stream, CURVE_HOLDOUT_ROWS)  # read before the baseline
         monitor = adapter.monitor = Monitor(adapter, hold)

@@ -28,11 +28,16 @@ import psutil
 from oocbench import datasets
 from oocbench.adapters.registry import get_entry
 from oocbench.datasets import DatasetError
+from oocbench.datasets.seal import check_claims
 from oocbench.features import UnsupportedInputError, choose_format
 from oocbench.harness.measure import tree_rss
 from oocbench.harness.watchdog import escalate, kill_group, kill_tree
 from oocbench.provenance import load_during, load_snapshot, provenance, thread_env
 from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
+
+#: how far below the known optimum a holdout loss may be by chance (a fitted model can beat the true model on a
+#: finite holdout by a little): past it the record is ``suspect``, not ``ok``
+BELOW_OPTIMUM = 0.005
 
 
 @dataclass
@@ -194,11 +199,14 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
         return replace(record, status="skipped", task=gen.task, finished_at=_now(),
                        reason=f"{spec.adapter} makes one pass only: {entry.cls.update_semantics or 'no multi-pass mode'}")
     dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
-    if dataset.rows < spec.scale:  # a bundled or user file holds fewer rows than asked: say so in the record
-        record.extra["scale_capped_to"] = dataset.rows
+    # the record will claim this dataset, seed and n: check that the data on disk is that (DatasetError if not)
+    if short := check_claims(dataset, spec.dataset, spec.scale, spec.seed, gen.kind):
+        # a bundled or user file holding fewer rows than asked: never `ok` under an n it did not have
+        return replace(record, status="skipped", reason=short, task=gen.task, finished_at=_now())
     # how large the training data is on disk (what "larger than RAM" is judged on)
     record.extra["dataset"] = {"train_bytes": sum(s.bytes for s in dataset.manifest.shards),
-                               "shards": len(dataset.manifest.shards), "rows": dataset.rows}
+                               "shards": len(dataset.manifest.shards), "rows": dataset.rows,
+                               "sealed": bool(dataset.manifest.seal)}
     try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
         choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
                       getattr(entry.cls, "dense_only_because", ""))
@@ -232,5 +240,35 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
     record.extra.update(result.get("extra", {}))
     record.timings = Timings(**{**result.get("timings", {}), "total_s": wall})
     record.memory = Memory(**result.get("memory", {}))
+    if record.status == "ok":
+        _check_result(record, validation)
     record.finished_at = _now()
     return record
+
+
+def _check_result(record: CaseRecord, validation: dict[str, int] | None) -> None:
+    """The last guard of an ``ok`` record's meaning: its rows are the case's, its loss is not below the optimum.
+
+    Rows read other than the case's scale (or a tuning point's training part) raise
+    :class:`~oocbench.datasets.DatasetError` (a harness failure: the child checks this too). A holdout loss below
+    the dataset's known optimum by more than :data:`BELOW_OPTIMUM` cannot be a learner's merit (the optimum is the
+    true model's loss on the same rows): the holdout leaked into the fit, or the optimum is wrong. The record
+    becomes ``suspect`` with ``extra.below_optimum``: kept and shown by the report, never counted as a result.
+    """
+    want = validation["train_rows"] if validation else record.case.scale
+    if record.rows != want:
+        raise DatasetError(f"{record.case.label()}: read {record.rows} training rows, not the case's {want:,}; "
+                           "regenerate the dataset (oocbench generate) and rerun")
+    if validation:  # scored on a validation tail: the holdout's optimum says nothing about it
+        return
+    from oocbench.metrics import get_task
+
+    key = get_task(record.task).loss.key
+    loss, best = record.metrics.get(key), record.optimum.get(key)
+    if isinstance(loss, int | float) and isinstance(best, int | float) and loss < best * (1 - BELOW_OPTIMUM):
+        record.status = "suspect"
+        record.extra["below_optimum"] = {"loss": key, "value": loss, "optimum": best,
+                                         "by": (best - loss) / best, "noise": BELOW_OPTIMUM}
+        record.reason = (f"holdout {key} {loss:.4f} is {(best - loss) / best:.1%} below the known optimum "
+                         f"{best:.4f} (the true model's): the holdout leaked into the fit or the optimum is wrong; "
+                         "not a result")

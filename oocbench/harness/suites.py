@@ -310,15 +310,17 @@ def recorded(path: Path, force: bool = False, limits: Limits | None = None,
     Returns
     -------
     dict
-        The last record of each case key whose library and oocbench versions match this installation.
+        The last record of each case key whose library and oocbench versions match this installation, except
+        ``suspect`` ones (run again).
     """
     if force and skipped is None:
         return {}
     records = read_records(path, skipped)
     if force:
         return {}
-    return {r.case.key(): r for r in records
-            if versions_match(r) and not (limits is not None and hit_smaller_limit(r, limits))}
+    # a `suspect` record is no result to keep: a rerun (after the data or the adapter is fixed) runs it again
+    return {r.case.key(): r for r in records if versions_match(r) and r.status != "suspect"
+            and not (limits is not None and hit_smaller_limit(r, limits))}
 
 
 #: a fit shorter than this is "short": with ``repeat_short`` its case is repeated (seconds of fit, repeat 0)

@@ -34,7 +34,7 @@ table.adapters dl{margin:0}table.adapters dt{font-weight:600;color:#444;margin-t
 th{background:#f0f0f0;font-weight:600;overflow-wrap:normal}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .range{color:#777;font-size:11px;display:block}
 .status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}
-.st-timeout,.st-oom,.st-crashed,.st-error{color:#fff;background:#c62828}
+.st-timeout,.st-oom,.st-crashed,.st-error,.st-suspect{color:#fff;background:#c62828}
 .st-not-installed,.st-skipped{color:#5d4037;background:#ffe0b2}
 td.reason{color:#333;font-size:12px;max-width:640px}
 details summary{cursor:pointer;color:#555}pre{white-space:pre-wrap;font-size:11px;margin:4px 0}
@@ -93,6 +93,12 @@ def status_notes(records: list[CaseRecord]) -> str:
     if failed:
         notes.append(f"<b>{sum(failed.values())} case(s) failed</b> ({esc(', '.join(f'{k} {v}' for k, v in sorted(failed.items())))})"
                      " - an x on the plots at their scale, and a status cell with the reason in the tables.")
+    if suspect := [r for r in records if r.status == "suspect"]:
+        notes.append(f"<b>{len(suspect)} case(s) suspect</b>: a holdout loss below the dataset's known optimum by more "
+                     "than noise, which no learner can reach honestly (the holdout leaked into the fit, or the optimum "
+                     "is wrong); not counted as results: "
+                     + esc(", ".join(f"{r.case.adapter} at {fmt_rows(r.case.scale)} ({r.case.dataset})"
+                                     for r in suspect[:8])) + ".")
     not_run = Counter(r.status for r in records if r.status in NOT_RUN)
     if not_run:
         notes.append(f"<b>{sum(not_run.values())} case(s) not run here</b> ({esc(', '.join(f'{k} {v}' for k, v in sorted(not_run.items())))})"

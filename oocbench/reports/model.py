@@ -18,8 +18,9 @@ from oocbench.cost import DEFAULT_PRICES, Prices, cost_of_rows
 from oocbench.metrics import get_task, task_of_metrics
 from oocbench.records import CaseRecord, CaseSpec
 
-#: statuses of a case that ran and did not produce a result (an ``x`` on the plots)
-FAILED = ("timeout", "oom", "crashed", "error")
+#: statuses of a case that ran and did not produce a result (an ``x`` on the plots); ``suspect``: a loss below the
+#: known optimum (see :func:`oocbench.harness.runner.run_case`), shown with its reason, never as a result
+FAILED = ("timeout", "oom", "crashed", "error", "suspect")
 #: statuses of a case that was not run here (not drawn; the verdict and the tables say why)
 NOT_RUN = ("not-installed", "skipped")
 
