@@ -106,10 +106,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
             return 2
         # NAME, when given, names the dataset (file-<name>, checked); else file-<file's stem>. A name that
         # already belongs to another file is refused (exit 2) rather than mixing the two files' rows
-        src = FileSource(args.from_file, args.target, args.dataset or "")
+        src = FileSource(args.from_file, args.target, args.dataset or "", given_task=args.task)
         src.remember(args.out)
         datasets.register(src)
         args.dataset = src.name
+    elif args.task:
+        err.print("oocbench generate: --task is for --from-file (a built-in dataset has its own task)")
+        return 2
     elif not args.dataset:
         err.print("oocbench generate: give a dataset name, or --from-file PATH --target COLUMN; valid datasets: "
                   + ", ".join(datasets.dataset_names()))
@@ -124,6 +127,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     size = sum(s.bytes for s in ds.manifest.shards)
     console.print(f"{args.dataset}: {ds.rows:,} rows, {len(ds.manifest.shards)} shard(s), {fmt_bytes(size)} "
                   f"-> {ds.root}")
+    detail = getattr(datasets.get_source(args.dataset), "task_detail", None)  # a user's file: how it was decided
+    console.print(f"task: {ds.task} ({detail() if detail else '2 classes' if ds.task == 'binary' else 'numeric'})",
+                  highlight=False, markup=False)
     if ds.manifest.optimum:
         console.print("known optimum on the holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in ds.manifest.optimum.items()))
     return 0
@@ -699,6 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", required=True, help="row count or tier (xs, s, m, l, xl, xxl)")
     g.add_argument("--from-file", type=Path, default=None, help="your own CSV (.gz) or Parquet file")
     g.add_argument("--target", default=None, help="with --from-file: the label column")
+    g.add_argument("--task", choices=("binary", "regression"), default=None,
+                   help="with --from-file: the task, when inferring it from the target column is not what you mean "
+                        "(e.g. whole-number quantities with few values, which look like class labels)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", type=_where, default=None,
                    help="data directory or URL, e.g. s3://bucket/prefix (default $OOCBENCH_DATA_DIR or ./data)")

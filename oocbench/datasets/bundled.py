@@ -115,25 +115,44 @@ def check_file_name(name: str) -> str:
     return name
 
 
+class TargetError(DatasetError, ValueError):
+    """A user's target column that oocbench cannot learn as it is (a usage error: exit 2): constant, multi-class,
+    or not what ``--task`` says."""
+
+
+#: a whole-number target with 3 to this many distinct values looks like class labels: refused unless --task says
+#: regression (oocbench's tasks are binary and regression)
+MAX_CLASSES = 10
+#: distinct target values tracked while the whole column is read (past it: "many", a regression target)
+_TRACKED = 64
+
+
 @dataclass
 class FileSource:
     """A user's CSV (optionally .gz) or Parquet file with a target column.
 
-    The task is inferred from the first rows: a target with two distinct values is binary (the larger value,
-    or for text the one sorting last, is 1), anything else numeric is regression. Text and boolean columns are
-    categorical, numbers numeric. ``source.json`` under the data directory remembers the file so ``oocbench run
-    --dataset file-<name>`` finds it again.
+    The task is inferred from the whole target column (read once, that column only): two distinct values are
+    binary (the larger value, or for text the one sorting last, is 1); more numbers are regression, except 3 to
+    :data:`MAX_CLASSES` whole numbers, which look like class labels and are refused (as are 3 or more text
+    values), unless ``given_task`` (``generate --task``) says regression. A constant target, or one with inf or
+    NaN, is refused; empty cells are dropped as missing. Text and boolean columns are categorical, numbers
+    numeric. ``source.json`` under the data directory remembers the file (and the task it was generated with) so
+    ``oocbench run --dataset file-<name>`` finds it again.
     """
 
     path: Path
     target: str
     name: str = ""
+    given_task: str | None = None  # "binary" | "regression": the user's word (generate --task), else inferred
+    remembered_task: str | None = None  # the task source.json says it was generated with (no rescan per case)
     kind = "file"
     tiers: tuple[str, ...] = ()  # a file has the rows it has: scales are row counts up to them
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.name = check_file_name(self.name) if self.name else file_dataset_name(self.path)
+        if self.given_task not in (None, "binary", "regression"):
+            raise TargetError(f"--task {self.given_task!r}: oocbench's tasks are binary and regression")
         self._info: dict[str, Any] | None = None
 
     @property
@@ -142,19 +161,20 @@ class FileSource:
 
     @property
     def task(self) -> str:
-        return self.inspect()["task"]
+        return self.given_task or self.remembered_task or self.inspect()["task"]
 
-    def _raw(self) -> Iterator[pa.Table]:
+    def _raw(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
         if not self.path.exists():
             raise DatasetError(f"{self.path}: no such file")
         try:
             if self.path.suffix == ".parquet":
-                for rb in pq.ParquetFile(self.path).iter_batches(batch_size=1 << 16):
+                for rb in pq.ParquetFile(self.path).iter_batches(batch_size=1 << 16, columns=columns):
                     yield pa.Table.from_batches([rb])
                 return
             reader = pacsv.open_csv(pa.input_stream(str(self.path), compression="detect"),
                                     read_options=pacsv.ReadOptions(block_size=8 << 20),
-                                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+                                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                         include_columns=columns or []))
             for rb in reader:
                 yield pa.Table.from_batches([rb])
         except (pa.ArrowInvalid, OSError) as exc:
@@ -173,21 +193,83 @@ class FileSource:
                                    "once; give every column its own name")
             if self.target not in names:
                 raise DatasetError(f"{self.path}: no column {self.target!r}; columns: {', '.join(names)}")
-            y = first.column(self.target)
-            values = pc.unique(y.drop_null()).to_pylist()
-            numeric = pa.types.is_integer(y.type) or pa.types.is_floating(y.type)
-            if len(values) == 2:
-                task, positive = "binary", max(values)
-            elif numeric:
-                task, positive = "regression", None
-            else:
-                raise DatasetError(f"{self.path}: target {self.target!r} has {len(values)} distinct text values in "
-                                   "the first rows; give a binary (2 values) or numeric column")
             features = [c for c in first.column_names if c != self.target]
             categorical = [c for c in features if not (pa.types.is_integer(first.schema.field(c).type)
                                                        or pa.types.is_floating(first.schema.field(c).type))]
-            self._info = {"task": task, "positive": positive, "values": values, "features": features, "categorical": categorical}
+            # the task from the whole column: a first block of one class (a sorted file) made it regression
+            task = self._task_of(self._target_facts(first.schema.field(self.target).type))
+            self._info = {**task, "features": features, "categorical": categorical}
         return self._info
+
+    def _target_facts(self, kind: pa.DataType) -> dict[str, Any]:
+        """One pass over the target column alone: values present, missing, non-finite, distinct (up to
+        :data:`_TRACKED`), whether all are whole numbers, and the range."""
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        facts: dict[str, Any] = {"numeric": numeric, "present": 0, "missing": 0, "bad": 0, "values": set(),
+                                 "many": False, "whole": True, "low": None, "high": None}
+        for t in self._raw([self.target]):
+            y = t.column(self.target)
+            facts["missing"] += y.null_count
+            y = y.drop_null()
+            facts["present"] += len(y)
+            if pa.types.is_floating(y.type):
+                finite = pc.is_finite(y)
+                facts["bad"] += len(y) - pc.sum(finite).as_py() if len(y) else 0
+                y = y.filter(finite)
+            if numeric and len(y):
+                a = y.to_numpy().astype(np.float64)
+                facts["whole"] &= bool(np.all(a == np.round(a)))
+                low, high = float(a.min()), float(a.max())
+                facts["low"] = low if facts["low"] is None else min(facts["low"], low)
+                facts["high"] = high if facts["high"] is None else max(facts["high"], high)
+            if not facts["many"]:
+                facts["values"] |= set(pc.unique(y).to_pylist())
+                facts["many"] = len(facts["values"]) > _TRACKED
+        return facts
+
+    def _task_of(self, f: dict[str, Any]) -> dict[str, Any]:
+        """The task the target column's facts allow (see the class docstring); :class:`DatasetError` or
+        :class:`TargetError` in one line naming the column, what is wrong and what to do, if none."""
+        col, given, values = f"target {self.target!r}", self.given_task, f["values"]
+        if f["bad"]:
+            raise DatasetError(f"{self.path}: {col} has {f['bad']:,} non-finite values (inf, -inf or NaN) among "
+                               f"{f['present']:,}; fix or remove those rows (a target must be a finite number; an "
+                               "empty cell is dropped as missing)")
+        if not values:
+            raise DatasetError(f"{self.path}: {col} is empty in every row; give a column with values")
+        n = "more than 64" if f["many"] else f"{len(values)}"
+        if len(values) == 1:
+            raise TargetError(f"{self.path}: {col} has one value ({next(iter(values))!r}) in all {f['present']:,} "
+                              "rows: there is nothing to learn; give a target that varies")
+        if given == "binary" and (f["many"] or len(values) != 2):
+            raise TargetError(f"{self.path}: --task binary, but {col} has {n} distinct values, not 2")
+        if given == "regression" and not f["numeric"]:
+            raise TargetError(f"{self.path}: --task regression, but {col} is text; give a numeric column")
+        facts = {"rows": f["present"], "missing": f["missing"], "classes": None if f["many"] else len(values),
+                 "given": given is not None, "low": f["low"], "high": f["high"]}
+        if len(values) == 2 and given != "regression":
+            return {**facts, "task": "binary", "positive": max(values), "values": sorted(values)}
+        if given == "regression" or (f["numeric"] and (f["many"] or not f["whole"] or len(values) > MAX_CLASSES)):
+            return {**facts, "task": "regression", "positive": None, "values": []}
+        if not f["numeric"]:
+            shown = ", ".join(map(repr, sorted(map(str, values))[:5])) + (", ..." if len(values) > 5 else "")
+            raise TargetError(f"{self.path}: {col} has {n} distinct text values ({shown}), a multi-class target: "
+                              "oocbench's tasks are binary (2 values) and regression (numbers); give a 2-valued "
+                              "column (e.g. one class against the rest)")
+        raise TargetError(f"{self.path}: {col} has {n} distinct whole-number values ({f['low']:g} to {f['high']:g}), "
+                          "which look like class labels: oocbench's tasks are binary and regression; give a 2-valued "
+                          "target, or pass --task regression if the values are quantities")
+
+    def task_detail(self) -> str:
+        """How the task was decided, for ``oocbench generate`` to show (e.g. ``2 classes: 'no' -> 0, 'yes' -> 1``)."""
+        i = self.inspect()
+        how = "given by --task" if i["given"] else f"inferred from all {i['rows']:,} target values"
+        if i["task"] == "binary":
+            text = f"2 classes: {i['values'][0]!r} -> 0, {i['values'][1]!r} -> 1; {how}"
+        else:
+            distinct = f"{i['classes']:,}" if i["classes"] is not None else f"more than {_TRACKED}"
+            text = f"numeric target, {distinct} distinct values from {i['low']:g} to {i['high']:g}; {how}"
+        return text + (f"; {i['missing']:,} row(s) with an empty target dropped" if i["missing"] else "")
 
     def tables(self) -> Iterator[pa.Table]:
         info = self.inspect()
@@ -208,10 +290,11 @@ class FileSource:
             yield pa.table({**cols, "y": y.cast(pa.float32())})
 
     def is_current(self, manifest: Any) -> bool:
-        """Converted from this path with this target."""
+        """Converted from this path with this target, as this task (an older oocbench inferred it from the first
+        rows: a 7-class target became regression)."""
         src = (getattr(manifest, "source", None) or {})
         return src.get("path", str(self.path.resolve())) == str(self.path.resolve()) and src.get(
-            "target", self.target) == self.target
+            "target", self.target) == self.target and getattr(manifest, "task", None) == self.task
 
     def build(self, root: Path, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,
               progress: Callable[[int], None] | None = None, workers: int | None = None) -> ShardedDataset:
@@ -240,7 +323,9 @@ class FileSource:
                 f"dataset {self.name} is already {old.path} (target {old.target!r}); name this one, e.g. "
                 f"`oocbench generate {self.name}-2 --from-file {self.path} --target {self.target} ...`, or delete "
                 f"{d} to reuse the name")
-        (d / "source.json").write_text(json.dumps({"path": here, "target": self.target}))
+        # the task is decided first (the whole target column is read): a refused file is not remembered
+        (d / "source.json").write_text(json.dumps({"path": here, "target": self.target, "task": self.inspect()["task"],
+                                                   "given_task": self.given_task}))
 
 
 def remembered_file(name: str, base: Path | str | None = None) -> FileSource | None:
@@ -252,6 +337,8 @@ def remembered_file(name: str, base: Path | str | None = None) -> FileSource | N
         return None
     try:
         raw = json.loads(p.read_text())
-        return FileSource(raw["path"], raw["target"], name)
+        task, given = raw.get("task"), raw.get("given_task")
+        return FileSource(raw["path"], raw["target"], name, given_task=given if isinstance(given, str) else None,
+                          remembered_task=task if task in ("binary", "regression") else None)
     except (ValueError, KeyError, TypeError):
         raise DatasetError(f"{p}: malformed; rerun `oocbench generate --from-file PATH --target COLUMN`") from None
