@@ -222,11 +222,14 @@ class Codebook:
             return out
         column = _category_values(column)
         kept = self.values[name]
-        index = pc.index_in(column, value_set=kept.cast(column.type)) if len(kept) else pa.nulls(len(column), pa.int32())
-        found = index.to_numpy(zero_copy_only=False)  # float64, NaN where not found or missing
-        out[:] = found
-        present = column.is_valid().to_numpy(zero_copy_only=False)
-        out[present & np.isnan(found)] = len(kept)  # a value outside the dictionary: "other"
+        if len(kept):
+            # not found (or missing) -> the "other" code; missing values are put back to NaN below
+            index = pc.index_in(column, value_set=kept.cast(column.type)).fill_null(len(kept))
+            out[:] = index.to_numpy(zero_copy_only=False)
+        else:
+            out[:] = 0
+        if column.null_count:
+            out[column.is_null().to_numpy(zero_copy_only=False)] = np.nan
         return out
 
     def describe(self) -> dict[str, Any]:
