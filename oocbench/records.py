@@ -20,11 +20,19 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from oocbench.files import open_regular
+from oocbench.fmt import fmt_bytes
+
 SCHEMA_VERSION = 1
 #: ``suspect``: the case ran, but its holdout loss is below the dataset's known optimum by more than noise (the
 #: holdout leaked into the fit, or the optimum is wrong): kept with its reason, never counted as a result
 STATUSES = ("ok", "timeout", "oom", "error", "crashed", "not-installed", "skipped", "suspect")
 RECORDS_FILE = "records.jsonl"
+#: the longest line read as a record: a record is ~5 KB, tens of KB with a traceback; a longer line (a file that is
+#: not records, a device) is skipped without being held in memory
+MAX_LINE = 16 << 20
+#: what to do about a records path that is not a regular file
+_INSTEAD = "remove it (a new records.jsonl is created), or give --results another directory"
 #: the fields of :class:`CaseSpec` that ``oocbench run --param NAME=VALUE`` and a suite's grid may set besides the
 #: adapters' hyperparameters (which go into ``CaseSpec.params``)
 HARNESS_KNOBS = ("batch_size", "passes", "hash_bits", "threads", "seed", "profile")
@@ -181,7 +189,8 @@ def append_record(path: Path, record: CaseRecord) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record.to_dict(), default=_json_default, allow_nan=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # a FIFO here would block the write until someone reads it; a device is no store of records
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "records file", _INSTEAD)
     try:
         start = os.fstat(fd).st_size
         # a previous writer killed mid-line would glue our record to its fragment: start on a fresh line
@@ -307,8 +316,23 @@ def read_records(path: Path, skipped: list[SkippedLine] | None = None) -> list[C
     path = Path(path)
     if not path.exists():
         return []
+    with os.fdopen(open_regular(path, os.O_RDONLY, "records file", _INSTEAD), "rb") as fh:
+        return _read_lines(fh, path, skipped)
+
+
+def _read_lines(fh: typing.BinaryIO, path: Path, skipped: list[SkippedLine] | None) -> list[CaseRecord]:
+    """The records of an open records file, read a line at a time (memory: one line, at most
+    :data:`MAX_LINE` bytes, plus the records)."""
     records = []
-    for number, data in enumerate(path.read_bytes().splitlines(), start=1):
+    number = 0
+    while data := fh.readline(MAX_LINE + 1):
+        number += 1
+        if len(data) > MAX_LINE:  # no record is this long: skip to the line's end without holding it
+            while data and not data.endswith(b"\n"):
+                data = fh.readline(1 << 20)
+            if skipped is not None:
+                skipped.append(SkippedLine(str(path), number, f"longer than {fmt_bytes(MAX_LINE)}: not a record"))
+            continue
         if not data.strip():
             continue
         try:

@@ -2,7 +2,7 @@
 
 Every ``import`` in the package (module level and inside functions) is read with :mod:`ast`; a module may import
 only from its own stage or an earlier one. ``records`` is the schema the harness writes and the reports read,
-so it sits with the foundations (it imports nothing of oocbench); ``analysis`` reads records and sits with them.
+so it sits with the foundations (it imports only ``oocbench.files``, how a user's path is opened); ``analysis`` reads records and sits with them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "oocbench"
 
 # (stage rank, module prefixes), in the order of the data flow; the longest matching prefix wins
 STAGES: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("oocbench", "oocbench.config", "oocbench.fmt", "oocbench.storage", "oocbench.metrics",
+    (0, ("oocbench", "oocbench.config", "oocbench.fmt", "oocbench.files", "oocbench.signals", "oocbench.storage", "oocbench.metrics",
          "oocbench.provenance", "oocbench.records")),
     (1, ("oocbench.datasets",)),
     (2, ("oocbench.features", "oocbench.insight")),

@@ -30,12 +30,16 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
+
 from oocbench.storage import Location, resolve
 
 FORMAT = "oocbench-shards"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HOLDOUT = "holdout.parquet"
+#: the largest manifest read: ~90 bytes per column per shard (10^5 columns, one shard: 9.4 MB)
+MAX_MANIFEST_BYTES = 1 << 30
 NUMERIC_KINDS = ("numeric", "count")  # "count": non-negative counts, log1p-transformed by the feature layer
 KINDS = (*NUMERIC_KINDS, "categorical")
 #: the tasks a dataset may have (:data:`oocbench.metrics.TASKS`, which imports scikit-learn: not imported here)
@@ -102,8 +106,14 @@ class Manifest:
     def load(cls, path: Path | str | Location) -> Manifest:
         try:
             loc = resolve(path)
-            if not loc.is_file():  # object stores raise a generic OSError for a missing key: ask first
+            info = loc.info()
+            # object stores raise a generic OSError for a missing key: ask first. A FIFO or a device is no
+            # File here (Unknown): never opened, it would block or never end
+            if info.type != pafs.FileType.File:
                 raise FileNotFoundError(str(loc))
+            if info.size is not None and info.size > MAX_MANIFEST_BYTES:
+                raise DatasetError(f"{path}: {info.size:,} bytes, more than a manifest can be "
+                                   f"({MAX_MANIFEST_BYTES:,}); delete the directory and regenerate")
             raw = json.loads(loc.read_text())
             if not isinstance(raw, dict) or raw.get("format") != FORMAT:
                 fmt = raw.get("format") if isinstance(raw, dict) else type(raw).__name__

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from oocbench.files import read_bounded, refuse_special
 from oocbench.records import RECORDS_FILE, CaseRecord, SkippedLine, read_records, record_or_reason
 
 JsonLoader = Callable[[Any, Path], "list[CaseRecord] | None"]
@@ -98,9 +99,16 @@ def _report_json(raw: Any, path: Path) -> list[CaseRecord] | None:
 JSON_LOADERS: list[JsonLoader] = [_report_json]
 
 
+#: the largest ``.json`` file of records read (whole, into memory): a report's results.json is ~13 KB per record,
+#: so this is ~80,000 records; larger, a records.jsonl is read a line at a time instead
+MAX_JSON_BYTES = 1 << 30
+
+
 def _load_json(path: Path, skipped: list[SkippedLine] | None = None) -> list[CaseRecord]:
+    data = read_bounded(path, MAX_JSON_BYTES, "results file", "give --results the records.jsonl the report was "
+                        "built from (read a line at a time)")
     try:
-        raw = json.loads(path.read_bytes().decode())
+        raw = json.loads(data.decode())
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise UnreadableRecordsError(f"{path}: not valid JSON ({exc}); if it is a report's results.json written "
                                      "on a full disk, rebuild the report from the records.jsonl") from None
@@ -135,10 +143,17 @@ def load_records(path: str | Path, skipped: list[SkippedLine] | None = None) -> 
         If ``path`` does not exist or a directory holds no ``records.jsonl``.
     UnreadableRecordsError
         If a ``.json`` file is not JSON or not records.
+    oocbench.files.NotRegularFileError
+        If ``path`` (or a records file found there) is a FIFO, a device or a socket, or a ``.json`` file is
+        larger than :data:`MAX_JSON_BYTES`.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results at {path}")
+    # a FIFO would block the read, a device never end: neither is a file of records nor a directory of them
+    if not path.is_dir():
+        refuse_special(path, "results path", "give --results a records.jsonl, a report's results.json or a "
+                       "directory holding records")
     if path.is_file():
         return _normalized(_load_json(path, skipped) if path.suffix == ".json" else read_records(path, skipped))
     direct = path / RECORDS_FILE
