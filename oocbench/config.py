@@ -21,18 +21,43 @@ SCALES: dict[str, int] = {
 }
 
 
+def _env_path(name: str, default: str) -> str:
+    """``$name``, or ``default`` when it is unset or empty (blank): ``OOCBENCH_DATA_DIR=`` meant the current
+    directory (``Path("")`` is ``.``), where datasets then landed without a word; empty is unset, as for XDG_*."""
+    return os.environ.get(name, "").strip() or default
+
+
+def check_url(text: str, what: str = "URL") -> str:
+    """``text`` when it is a URL with a bucket (or host) after ``scheme://``, else :class:`ValueError` saying so.
+
+    ``s3://`` alone, or ``s3:///prefix``, made pyarrow take the first path part - the dataset's name - as the
+    bucket. ``file://`` URLs have no host and are fine.
+
+    >>> check_url("s3://bucket"), check_url("file:///tmp/x")
+    ('s3://bucket', 'file:///tmp/x')
+    >>> check_url("s3://", "--data")
+    Traceback (most recent call last):
+    ...
+    ValueError: --data 's3://' names no bucket: give s3://BUCKET or s3://BUCKET/PREFIX
+    """
+    scheme, _, rest = text.partition("://")
+    if scheme != "file" and not re.split(r"[/?#]", rest, maxsplit=1)[0]:
+        raise ValueError(f"{what} {text!r} names no bucket: give {scheme}://BUCKET or {scheme}://BUCKET/PREFIX")
+    return text
+
+
 def data_dir() -> Path | str:
-    """Root of generated / converted datasets (``$OOCBENCH_DATA_DIR``, default ``./data``).
+    """Root of generated / converted datasets (``$OOCBENCH_DATA_DIR``, default ``./data``; empty is unset).
 
     A URL (``s3://bucket/prefix``) is returned as the string: ``Path`` would fold its ``//``.
     """
-    value = os.environ.get("OOCBENCH_DATA_DIR", "data")
-    return value if "://" in value else Path(value)
+    value = _env_path("OOCBENCH_DATA_DIR", "data")
+    return check_url(value, "$OOCBENCH_DATA_DIR") if "://" in value else Path(value)
 
 
 def results_dir() -> Path:
-    """Where case records are appended (``$OOCBENCH_RESULTS_DIR``, default ``./results``)."""
-    return Path(os.environ.get("OOCBENCH_RESULTS_DIR", "results"))
+    """Where case records are appended (``$OOCBENCH_RESULTS_DIR``, default ``./results``; empty is unset)."""
+    return Path(_env_path("OOCBENCH_RESULTS_DIR", "results"))
 
 
 #: the largest scale accepted: 10^12 rows is ~80 TB of synth-binary, far past any disk this runs on

@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.fs as pafs
 
+from oocbench.config import check_url
+
 #: environment defaults for S3-compatible servers (see the module docstring)
 S3_COMPAT_ENV = {"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
                  "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required"}
@@ -211,6 +213,7 @@ def resolve(where: str | os.PathLike | Location) -> Location:
     if not is_url(text):
         path = text[len("file://"):] if text.startswith("file://") else text
         return Location(pafs.LocalFileSystem(), str(Path(path).expanduser().absolute()))
+    check_url(text)  # "s3://" alone: pyarrow would take the dataset's name for the bucket
     scheme = urlsplit(text).scheme
     if scheme == "s3":
         _s3_compat_defaults(text)

@@ -11,7 +11,10 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -33,19 +36,54 @@ from oocbench.datasets.reader import ShardedDataset
 from oocbench.datasets.synthetic import BLOCK_ROWS, STREAM_VERSION, TRAIN
 from oocbench.datasets.synthetic import HOLDOUT as HOLDOUT_SPLIT
 from oocbench.datasets.writer import PartialDir, finished_shard, shard_name, write_parquet
+from oocbench.signals import signals_held
 from oocbench.storage import Location, client_env, resolve, to_str, write_via_buffer
 
 #: keys of ``truth`` kept out of the manifest (derived, or stored in truth.npz)
 PRIVATE_TRUTH = ("chol", "effects")
 
 
+def _start_forkserver() -> None:
+    """Start multiprocessing's forkserver with SIGINT ignored (a no-op once it runs).
+
+    A terminal's Ctrl-C reaches the whole process group: the forkserver, still importing its preload, and
+    each worker printed a traceback of their own under the command's one line. Started with SIGINT ignored (an
+    ignored signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler), the
+    forkserver and the workers it forks leave Ctrl-C to this process, which stops them.
+    """
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the pool's pending shards and end its workers (SIGTERM, then wait for each)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown, which forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(10)
+
+
 def workers_default() -> int:
     """Processes used for generation: ``$OOCBENCH_GEN_WORKERS``, else the cores we may use (at most 2 per
     default, the machine type this project measures on)."""
-    env = os.environ.get("OOCBENCH_GEN_WORKERS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2))
+    cores = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2))
+    env = os.environ.get("OOCBENCH_GEN_WORKERS", "").strip()
+    if not env:  # unset or empty
+        return cores
+    if not re.fullmatch(r"[0-9]+", env) or int(env) < 1:  # int() alone said "invalid literal" without the name
+        raise ValueError(f"OOCBENCH_GEN_WORKERS={env!r}: not a whole number of processes >= 1; set it to e.g. "
+                         f"{cores}, or unset it (default: {cores} here)")
+    return int(env)
 
 
 #: what ``$OOCBENCH_PARQUET_COMPRESSION`` may name: pyarrow's codecs, or ``plain`` (no codec and no dictionary
@@ -189,14 +227,24 @@ def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, 
             # forkserver: a fresh interpreter per worker, safe even if this process has Arrow threads running
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["oocbench.datasets.build"])
+            _start_forkserver()
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
-                # the directory as text (resolved in the worker after ``env`` is applied, see write_shard)
-                futures = {pool.submit(write_shard, gen, to_str(part.path), i, rows, rows_per_shard, seed, truth,
-                                       plan, None, client_env()): i for i in todo}
-                for fut in as_completed(futures):
-                    infos[futures[fut]] = info = fut.result()
-                    if progress is not None:
-                        progress(info.rows)
+                try:
+                    # Ctrl-C waits until the workers are spawned (one half-spawned, its parent gone, printed a
+                    # traceback); the directory as text (resolved in the worker after ``env`` is applied)
+                    with signals_held():
+                        futures = {pool.submit(write_shard, gen, to_str(part.path), i, rows, rows_per_shard, seed,
+                                               truth, plan, None, client_env()): i for i in todo}
+                    for fut in as_completed(futures):
+                        infos[futures[fut]] = info = fut.result()
+                        if progress is not None:
+                            progress(info.rows)
+                except BaseException:
+                    # Ctrl-C or a failed shard: no shard more (leaving the pool would wait for all of them);
+                    # the workers ignore SIGINT, so they are stopped here. Finished shards are kept (.done)
+                    with signals_held():
+                        _stop(pool)
+                    raise
         else:
             for i in todo:
                 infos[i] = write_shard(gen, part.path, i, rows, rows_per_shard, seed, truth, plan, progress)

@@ -26,6 +26,7 @@ from oocbench.reports.registry import PLOTS
 from oocbench.reports.section import PROJECT_ROWS, Section
 from oocbench.reports.style import adapter_styles
 from oocbench.reports.tuning import tuning_section
+from oocbench.signals import signals_held
 
 
 def _json_safe(obj: Any) -> Any:
@@ -111,14 +112,23 @@ def build_report(records: list[CaseRecord], out: str | Path, source: str = "",
     # written into a fresh directory beside ``out`` and renamed into place when complete: a full disk or a
     # crash half way leaves the previous report whole (and no old figure lingers next to new ones)
     final.parent.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    out = None
     try:
+        with signals_held():  # Ctrl-C between making the folder and naming it would leave it behind
+            out = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         (out / "plots").mkdir()
         _write(records, out, source, float(project_rows), prices)
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
+        if out is not None:
+            with signals_held():  # a second Ctrl-C must not stop the cleanup half way
+                shutil.rmtree(out, ignore_errors=True)
         raise
-    _replace_dir(out, final)
+    with signals_held():  # the old report out, the new one in, the old one deleted: all or nothing
+        try:
+            _replace_dir(out, final)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
     return final / "index.html"
 
 
