@@ -56,3 +56,33 @@ def fmt_num(x: float | None, digits: int = 4) -> str:
     if _missing(x):
         return "-"
     return f"{x:.{digits}f}"
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    """``text`` safe to print on a terminal: control characters (an escape sequence from a file of random bytes
+    would drive the terminal) and U+FFFD (a byte that was not UTF-8) written as escapes, cut to ``limit``
+    characters.
+
+    >>> printable("a\\x1b[2Jb\\ufffdc")
+    'a\\\\x1b[2Jb\\\\ufffdc'
+    >>> printable("x" * 10, limit=4)
+    'xxxx...'
+    """
+    out = "".join(c if c.isprintable() and c != "\ufffd" else c.encode("unicode_escape").decode("ascii")
+                  for c in text[:limit])
+    return out + ("..." if len(text) > limit else "")
+
+
+def elide_binary(text: str) -> str:
+    """``text`` cut before the first character that is not printable text (a control character, or U+FFFD for a
+    byte that was not UTF-8), with what was cut named: an error that quotes a line of a binary file.
+
+    >>> elide_binary("CSV parse error: Expected 1 columns, got 3: \\x00\\ufffd\\x1b")
+    'CSV parse error: Expected 1 columns, got 3: (bytes that are not text, not shown)'
+    """
+    bad = next((i for i, c in enumerate(text) if not c.isprintable() or c == "\ufffd"), None)
+    if bad is None:
+        return text
+    head = text[:bad]
+    cut = head.rfind(": ")
+    return (head[:cut] if cut >= 0 else head).rstrip() + ": (bytes that are not text, not shown)"

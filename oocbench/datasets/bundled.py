@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from oocbench import config
 from oocbench.datasets.manifest import DatasetError
 from oocbench.datasets.public import convert
 from oocbench.datasets.reader import ShardedDataset
+from oocbench.files import special_kind
+from oocbench.fmt import elide_binary, printable
 from oocbench.storage import resolve
 
 
@@ -166,6 +169,8 @@ class FileSource:
     def _raw(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
         if not self.path.exists():
             raise DatasetError(f"{self.path}: no such file")
+        if kind := special_kind(self.path):  # a FIFO would block the read, /dev/zero never end
+            raise DatasetError(f"{self.path}: {kind}, not a regular file; give --from-file a CSV or Parquet file")
         try:
             if self.path.suffix == ".parquet":
                 for rb in pq.ParquetFile(self.path).iter_batches(batch_size=1 << 16, columns=columns):
@@ -178,21 +183,38 @@ class FileSource:
             for rb in reader:
                 yield pa.Table.from_batches([rb])
         except (pa.ArrowInvalid, OSError) as exc:
+            # Arrow quotes the row it could not parse: of a binary file, raw bytes that would drive the terminal
             raise DatasetError(f"{self.path}: cannot read it as {'Parquet' if self.path.suffix == '.parquet' else 'CSV'}"
-                               f" ({str(exc).splitlines()[0]}); check the file's format and that every row has "
-                               "the same columns") from None
+                               f" ({printable(elide_binary(str(exc).splitlines()[0]), 300)}); check the file's "
+                               "format and that every row has the same columns") from None
 
     def inspect(self) -> dict[str, Any]:
         if self._info is None:
             first = next(self._raw(), None)
             if first is None or first.num_rows == 0:
                 raise DatasetError(f"{self.path}: no rows")
-            names = first.column_names
-            if dupes := sorted({c for c in names if names.count(c) > 1}):
+            try:
+                names = first.column_names
+            except UnicodeDecodeError:  # a binary file's first line read as a header
+                raise DatasetError(f"{self.path}: its column names are not UTF-8 text; check the file's format "
+                                   "(a CSV's first line names the columns)") from None
+            # one count per name (names.count per name was quadratic: 10^5 columns took minutes)
+            if dupes := sorted(c for c, k in Counter(names).items() if k > 1):
                 raise DatasetError(f"{self.path}: column name(s) {', '.join(map(repr, dupes))} appear more than "
                                    "once; give every column its own name")
             if self.target not in names:
                 raise DatasetError(f"{self.path}: no column {self.target!r}; columns: {', '.join(names)}")
+            if len(names) < 2:  # refused here, not at the first case: there is nothing to learn from
+                raise DatasetError(f"{self.path}: only the target column {self.target!r}, no feature column; give a "
+                                   "file with at least one column besides the target")
+            if nested := [f for f in first.schema if pa.types.is_nested(f.type)]:
+                # a list, struct or map cell is no number and no category (casting one failed deep in the build)
+                raise DatasetError(f"{self.path}: column(s) {', '.join(f'{f.name!r} ({f.type})' for f in nested[:5])}"
+                                   " hold lists, structs or maps, which are not supported; drop or flatten them "
+                                   "(one number or one category per cell) and generate again")
+            if "y" in names and self.target != "y":  # the datasets' target column is "y": two would collide
+                raise DatasetError(f"{self.path}: a feature column is named 'y', the name oocbench gives the target "
+                                   f"({self.target!r}); rename that column")
             features = [c for c in first.column_names if c != self.target]
             categorical = [c for c in features if not (pa.types.is_integer(first.schema.field(c).type)
                                                        or pa.types.is_floating(first.schema.field(c).type))]
@@ -273,6 +295,8 @@ class FileSource:
 
     def tables(self) -> Iterator[pa.Table]:
         info = self.inspect()
+        categorical = set(info["categorical"])
+        schema = pa.schema([(c, pa.string() if c in categorical else pa.float32()) for c in info["features"]])
         for t in self._raw():
             y = t.column(self.target)
             if info["positive"] is not None:
@@ -282,12 +306,13 @@ class FileSource:
                                        f"(also {sorted(map(str, extra))[:3]}); give a binary or numeric column")
                 y = pc.if_else(pc.is_null(y), None, pc.equal(y, pa.scalar(info["positive"], type=y.type)))
             try:
-                cols = {c: (t.column(c).cast(pa.string()) if c in info["categorical"]
-                            else t.column(c).cast(pa.float32())) for c in info["features"]}
-            except (pa.ArrowInvalid, KeyError) as exc:
-                raise DatasetError(f"{self.path}: columns change type or go missing after the first rows ({exc})"
-                                   ) from None
-            yield pa.table({**cols, "y": y.cast(pa.float32())})
+                # one cast of the whole table: a cast per column (and `in` a list per column) took minutes
+                # at 10^5 columns
+                cols = t.select(info["features"]).cast(schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as exc:
+                raise DatasetError(f"{self.path}: columns change type or go missing after the first rows "
+                                   f"({printable(str(exc), 300)})") from None
+            yield cols.append_column("y", y.cast(pa.float32()))
 
     def is_current(self, manifest: Any) -> bool:
         """Converted from this path with this target, as this task (an older oocbench inferred it from the first
@@ -320,9 +345,9 @@ class FileSource:
         old = remembered_file(self.name, base)
         if old is not None and (str(old.path) != here or old.target != self.target):
             raise FileNameTakenError(
-                f"dataset {self.name} is already {old.path} (target {old.target!r}); name this one, e.g. "
-                f"`oocbench generate {self.name}-2 --from-file {self.path} --target {self.target} ...`, or delete "
-                f"{d} to reuse the name")
+                f"dataset {self.name} is already {old.path} (target {old.target!r}); to make it {self.path} with "
+                f"target {self.target!r} instead, add --replace (its data under {d} is deleted), or name this one, "
+                f"e.g. `oocbench generate {self.name}-2 --from-file {self.path} --target {self.target} ...`")
         # the task is decided first (the whole target column is read): a refused file is not remembered
         (d / "source.json").write_text(json.dumps({"path": here, "target": self.target, "task": self.inspect()["task"],
                                                    "given_task": self.given_task}))
