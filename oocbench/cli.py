@@ -23,8 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from oocbench import config
-from oocbench.fmt import fmt_bytes, fmt_rate
-from oocbench.metrics import get_task, task_of_metrics
+from oocbench.fmt import fmt_bytes, fmt_rate, printable
 
 
 def _console(stderr: bool = False) -> Console:
@@ -39,8 +38,19 @@ err = _console(stderr=True)
 
 
 def _where(text: str) -> Path | str:
-    """A data directory argument: a local path, or a URL (``s3://bucket/prefix``) kept as text."""
-    return text if "://" in text else Path(text)
+    """A data directory argument: a local path, or a URL (``s3://bucket/prefix``) kept as text.
+
+    Empty is refused (``Path("")`` is the current directory), as is a URL without a bucket (``s3://``: the
+    dataset's name would become the bucket).
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a directory or a URL such as s3://BUCKET/PREFIX")
+    if "://" not in text:
+        return Path(text)
+    try:
+        return config.check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def summary_line(record) -> str:
@@ -50,6 +60,9 @@ def summary_line(record) -> str:
     head += f" #{c.repeat}" if c.repeat else ""  # repeats of one case must not print alike
     if record.status != "ok":
         return f"{head}: {record.status.upper()} - {record.reason}"
+    # imported here: oocbench.metrics imports scikit-learn (6 s), which every command paid at its start
+    from oocbench.metrics import get_task, task_of_metrics
+
     loss = get_task(record.task or task_of_metrics(record.metrics)).loss
     score = f"{loss.label} {record.metrics.get(loss.key, float('nan')):.4f}"
     best = record.optimum.get(loss.key)
@@ -107,6 +120,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         # NAME, when given, names the dataset (file-<name>, checked); else file-<file's stem>. A name that
         # already belongs to another file is refused (exit 2) rather than mixing the two files' rows
         src = FileSource(args.from_file, args.target, args.dataset or "", given_task=args.task)
+        if args.replace:  # a typo in --target, or the name wanted for another file: forget the old one first
+            _forget_file(src, args.out)
+        # at once, not after the file is read: a file of 10^5 columns takes minutes, which must not be silent
+        console.print(f"{src.name}: reading {src.path}" + (f" ({fmt_bytes(src.path.stat().st_size)})"
+                                                           if src.path.is_file() else ""), highlight=False, markup=False)
         src.remember(args.out)
         datasets.register(src)
         args.dataset = src.name
@@ -135,6 +153,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget_file(src, base) -> None:
+    """``generate --replace``: delete the dataset ``src.name`` (its ``source.json`` and every scale written) when
+    it belongs to another file or target than ``src``'s, and say so."""
+    from oocbench.datasets.bundled import remembered_file
+    from oocbench.storage import resolve
+
+    old = remembered_file(src.name, base)
+    if old is None or (str(old.path) == str(src.path.resolve()) and old.target == src.target):
+        return
+    where = resolve(base or config.data_dir()) / src.name
+    where.rmtree()
+    err.print(f"oocbench generate: replaced {src.name} (was {old.path}, target {old.target!r}; its data at {where} "
+              "deleted)", highlight=False, markup=False, soft_wrap=True)
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from oocbench.datasets.catalog import catalog
 
@@ -147,7 +180,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for row in catalog(args.out):
         disk = [d for d in row["on_disk"] if "error" not in d]
         here = ", ".join(f"{d['seed']}: {d['rows']:,} ({fmt_bytes(d['bytes'])})" for d in disk) or "-"
-        here += "".join(f"\n[red]broken: {d['path']}[/]" for d in row["on_disk"] if "error" in d)
+        # damaged (a shard deleted or cut, a manifest that does not read): in red, with why and what to do
+        here += "".join(f"\n[red]damaged: {escape(d['error'])}[/]" for d in row["on_disk"] if "error" in d)
         best = disk[-1]["optimum"] if disk else {}
         table.add_row(row["name"], row["task"], row["kind"], ",".join(row["tiers"]), here,
                       ", ".join(f"{k} {v:.4f}" for k, v in best.items()) or "-")
@@ -464,6 +498,10 @@ def _cases(args: argparse.Namespace) -> list | None:
     return check_params(cases, lambda name: datasets.get_source(name).task)
 
 
+#: a run of more cases than this asks for --yes (the full suite is 1,200; a 99 x 99 --param grid is 9,801)
+MAX_CASES = 2000
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -472,14 +510,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from oocbench.harness.suites import ResultsDirError, run_cases
     from oocbench.records import RECORDS_FILE
 
+    if args.data:  # datasets are generated / read there, by this process and by the cases' child processes;
+        # set before the cases are named: a user's file (file-X) is found by its source.json there
+        os.environ["OOCBENCH_DATA_DIR"] = str(args.data)
+    config.data_dir()  # a bad $OOCBENCH_DATA_DIR (s3:// alone) is a usage error here, not a failure per case
     cases = _cases(args)
     if cases is None:
         err.print(f"oocbench run: give --suite NAME, or {' '.join(_missing(args))}")
         return 2
+    if len(cases) > MAX_CASES and not args.yes:  # 99 x 99 --param values started 9,801 cases without a word
+        err.print(f"oocbench run: these options make {len(cases):,} cases (more than {MAX_CASES:,}: hours to days, "
+                  "cases already recorded are kept); add --yes to run them all, or narrow --param, --scale, "
+                  "--adapter, --dataset or --repeat", highlight=False, markup=False, soft_wrap=True)
+        return 2
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
-    if args.data:  # datasets are generated / read there, by this process and by the cases' child processes
-        os.environ["OOCBENCH_DATA_DIR"] = str(args.data)
     if args.dispatch and args.scheduler:
         err.print("oocbench run: --dispatch runs each case on a cluster worker, where dask-ml adapters start their "
                   "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
@@ -656,13 +701,14 @@ def summary_table(records) -> Table:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the static comparison report and print the path of its index.html (alone, on stdout)."""
+    from oocbench.files import NotRegularFileError
     from oocbench.reports import build_report, load_records
     from oocbench.reports.load import UnreadableRecordsError
 
     skipped: list = []
     try:
         records = load_records(args.results, skipped)
-    except (FileNotFoundError, UnreadableRecordsError) as exc:
+    except (FileNotFoundError, UnreadableRecordsError, NotRegularFileError) as exc:
         err.print(f"oocbench report: {exc}", highlight=False, markup=False)
         return 1
     source = str(args.results)
@@ -676,11 +722,36 @@ def cmd_report(args: argparse.Namespace) -> int:
         err.print(f"oocbench report: no records in {args.results}", highlight=False, markup=False)
         return 1
     results = Path(args.results)
-    out = args.out if args.out is not None else (results.parent if results.is_file() else results) / "report"
+    default = (results if results.is_dir() else results.parent) / "report"
+    out = args.out if args.out is not None else default
+    if why := _unsafe_out(Path(out), results, default):
+        err.print(f"oocbench report: --out {out}: {why}", highlight=False, markup=False, soft_wrap=True)
+        return 2
     index = build_report(records, out, source=source, project_rows=args.project_rows, prices=_prices(args))
     err.print(f"report of {len(records)} record(s) from {args.results}:", highlight=False, markup=False)
     print(index.resolve())  # plain print: a rich console would wrap a long path
     return 0
+
+
+def _unsafe_out(out: Path, results: Path, default: Path) -> str:
+    """Why the report may not be written at ``out`` (``""`` when it may): the report is a folder that replaces
+    whatever is at ``out``, so an existing file (``notes.txt``) was deleted and ``--out results/records.jsonl``
+    turned the records into a folder. Only ``default`` (``RESULTS/report``) may be inside the results folder."""
+    from oocbench.files import is_inside
+    from oocbench.records import RECORDS_FILE
+
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        what = "a records file" if out.name == RECORDS_FILE or is_inside(out, results) else "an existing file"
+        return (f"is {what}, and a report is a folder that would replace it; give --out a new folder (or a "
+                "previous report's), e.g. reports/NAME")
+    if is_inside(results, out):
+        return (f"holds the records this report reads ({results}), which the report folder would replace; give "
+                "--out a folder outside it, e.g. reports/NAME")
+    folder = default.parent
+    if is_inside(out, folder) and out.resolve() != default.resolve():
+        return (f"is inside the results folder {folder}, where records are kept; give --out a folder outside it "
+                f"(e.g. reports/NAME), or leave --out out for {default}")
+    return ""
 
 
 def cmd_check_adapter(args: argparse.Namespace) -> int:
@@ -689,11 +760,18 @@ def cmd_check_adapter(args: argparse.Namespace) -> int:
     return run_checks_cli(args.name)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors printable: they quote the argument, which may hold control characters."""
+
+    def error(self, message: str):
+        super().error(printable(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from oocbench.adapters.base import PROFILES, THREAD_MODES  # the choices the adapters define, in one place
     from oocbench.harness.suites import SHORT_FIT_S, SUITES
 
-    p = argparse.ArgumentParser(prog="oocbench", description=__doc__.splitlines()[0])
+    p = _Parser(prog="oocbench", description=__doc__.splitlines()[0])  # its subparsers are _Parser too
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("list", help="adapters (with install status), datasets and scales")
@@ -708,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--task", choices=("binary", "regression"), default=None,
                    help="with --from-file: the task, when inferring it from the target column is not what you mean "
                         "(e.g. whole-number quantities with few values, which look like class labels)")
+    g.add_argument("--replace", action="store_true",
+                   help="with --from-file: the dataset's name already belongs to another file or target (a typo in "
+                        "--target): forget that one, delete its generated data, and make this one")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", type=_where, default=None,
                    help="data directory or URL, e.g. s3://bucket/prefix (default $OOCBENCH_DATA_DIR or ./data)")
@@ -776,6 +857,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "past it the case is killed and recorded oom (default 80%% of RAM)")
     r.add_argument("--no-memray", action="store_true", help="skip the separate memray run")
     r.add_argument("--force", action="store_true", help="rerun cases already recorded")
+    r.add_argument("--yes", action="store_true",
+                   help=f"run even when the options make more than {MAX_CASES:,} cases (a large --param grid); "
+                        "without it such a run only prints the count")
     r.add_argument("--results", type=Path, default=None, help="results directory (default ./results)")
     r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run dask adapters on this existing dask.distributed scheduler (sets $OOCBENCH_DASK_SCHEDULER; "
@@ -825,11 +909,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: what an interrupted command leaves, by command (every write is atomic or resumable)
+INTERRUPTED = {
+    "run": "the records of finished cases are kept; run the same command again to go on (they are not rerun)",
+    "generate": "nothing incomplete reads as a dataset; run the same command again to resume (finished shards "
+                "are kept)",
+    "report": "the report folder holds the previous report or the new one, whole, and no temporary folder is left",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line (see :func:`_main`); Ctrl-C before a command has started (while modules load, or
+    the options are read) is one line and exit 130 too."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        err.print("oocbench: interrupted (Ctrl-C); nothing was changed", highlight=False, markup=False)
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     """Run the command line; expected failures are one line on stderr (the traceback only with ``--debug``).
 
     Exit codes: 0 done; 1 a failure of data, disk, network or the harness (named in the line); 2 a usage error
-    (unknown name, invalid option value).
+    (unknown name, invalid option value); 130 interrupted (Ctrl-C), in one line saying what was kept.
     """
     import traceback
 
@@ -853,11 +956,14 @@ def main(argv: list[str] | None = None) -> int:
     def fail(text: str, code: int) -> int:
         if debug:
             traceback.print_exc()
-        err.print(f"oocbench {args.command}: {text}", highlight=False, markup=False, soft_wrap=True)
+        # printable: a message may quote a user's file (column names of a binary file: escape sequences)
+        err.print(f"oocbench {args.command}: {printable(text)}", highlight=False, markup=False, soft_wrap=True)
         return code
 
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it landed
+        return fail(f"interrupted (Ctrl-C); {INTERRUPTED.get(args.command, 'nothing was changed')}", 130)
     except (UnknownAdapterError, UnknownDatasetError, UnknownSuiteError, ValueError) as exc:
         return fail(str(exc), 2)
     except DatasetError as exc:
