@@ -220,6 +220,24 @@ def test_tf_pipeline_cardinality_one_step_per_batch_and_threads(tiny, caplog, ca
     assert "ran out of data" not in logs
 
 
+def test_tf_rows_per_step_rebatches_across_the_stream_batches(tiny):
+    """rows_per_step (recommended: Keras' default batch_size, 32): steps of that many rows, across batches."""
+    pytest.importorskip("tensorflow")
+    from oocbench.adapters.tensorflow import Linear
+
+    ds = tiny("synth-binary", rows=4000)
+    stream = BatchStream(ds, 3700, 500)
+    adapter = Linear("binary", ds.n_features, params={"rows_per_step": 64})
+    try:
+        assert int(adapter.dataset(stream).cardinality()) == math.ceil(3700 / 64)
+        adapter.fit(stream)
+        assert int(adapter.model.optimizer.iterations.numpy()) == math.ceil(3700 / 64)  # 57 of 64 rows, then 52
+        adapter.partial_fit(*next(iter(stream)))
+        assert int(adapter.model.optimizer.iterations.numpy()) == math.ceil(3700 / 64) + math.ceil(500 / 64)
+    finally:
+        adapter.close()
+
+
 # ----- the issue's acceptance: real cases through the runner at 10^4 rows ------------------------------------
 ACCEPTANCE = [(a, d) for a in ("dask-ml.incremental", "dask-ml.glm", "tf.linear", "tf.mlp")
               for d in ("synth-binary", "synth-regression")]

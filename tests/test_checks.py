@@ -119,6 +119,14 @@ class NoLearning(NumpySGD):
         return np.full(X.shape[0], 0.5)
 
 
+class BrokenRecommended(NumpySGD):
+    """Sound under its default profile; its recommended step size is infinite, so the weights become NaN."""
+
+    name = "test.broken-recommended"
+    tasks = frozenset({"binary"})
+    profiles = {"matched": {}, "recommended": {"lr": float("inf")}, "same": {"steps": 5}}
+
+
 class BadMetadata(NumpySGD):
     """No api_path, and a default hyperparameter no record can hold."""
 
@@ -194,6 +202,19 @@ def test_an_adapter_that_does_not_learn_is_caught(data_base):
     bad = failed(NoLearning, data_base)
     assert set(bad) == {f"check_beats_constant_predictor[{label}]" for label in BINARY}
     assert "does not beat the best constant predictor" in bad[f"check_beats_constant_predictor[{BINARY[0]}]"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the broken profile's inf and NaN arithmetic
+def test_every_declared_profile_is_fitted_and_a_broken_one_is_caught(data_base):
+    label = BINARY[0]
+    checks = {c.name: c for c in iter_checks(BrokenRecommended, data_dir=data_base)}
+    bad = checks[f"check_every_profile[{label}]"]()
+    assert bad.failed and "profile 'recommended' (500 rows)" in bad.message and "not finite" in bad.message
+    assert "'same'" not in bad.message  # the default's settings: the model the other checks fit, not refitted
+    assert checks[f"check_predictions_well_formed[{label}]"]().status == "passed"  # the default profile is sound
+    sound = [c for c in iter_checks(NumpySGD, "binary", data_base) if c.name == f"check_every_profile[{label}]"]
+    skipped = sound[0]()
+    assert skipped.status == "skipped" and "no profile besides the default" in skipped.message
 
 
 def test_bad_metadata_is_caught(data_base):

@@ -16,6 +16,9 @@ The checks (one per task and dataset where it learns; ``[task/dataset]`` in the 
   ``describe()`` JSON-able; a library version when installed; no other class registered under the name;
 - ``check_predictions_well_formed``: one finite prediction per holdout row (probabilities in [0, 1]) and finite
   ``explain()`` weights;
+- ``check_every_profile``: every other profile the adapter declares (``profiles``, e.g. ``recommended``) whose
+  settings on this data differ from the default's, fitted on the first :data:`PROFILE_BATCHES` batch, gives
+  well-formed predictions too (the default profile, ``matched``, is what the other checks fit);
 - ``check_beats_constant_predictor``: a lower headline loss (:data:`oocbench.metrics.TASKS`) on the holdout than
   the best constant;
 - ``check_same_seed_same_predictions``: two fits with the same seed predict the same;
@@ -66,6 +69,11 @@ HASH_BITS = 14
 #: (training rows, batch rows): ~4% positives in synth-ctr need more rows for a linear model to beat the constant
 SIZES = {CATEGORICAL_DATASET: (20_000, 2_000)}
 DENSE_SIZE = (4_000, 500)
+#: the profile every case runs without ``--profile`` (Adapter's default), fitted by the reference fit
+DEFAULT_PROFILE = "matched"
+#: check_every_profile fits each other profile on the first batch only: enough for well-formed predictions, and
+#: cheap (tf.mlp's recommended Keras default of 32-row steps on a 2^14-bucket kernel)
+PROFILE_BATCHES = 1
 HOLDOUT_ROWS = 3_000
 ISOLATED_TIMEOUT_S = 300.0
 #: two fits with the same seed agree within this (float32 features, libraries that sum in float32)
@@ -259,26 +267,29 @@ class _Trial:
     def label(self) -> str:
         return f"{self.task}/{self.dataset}"
 
-    def stream(self) -> _WatchedStream:
-        """The stream the harness would hand this adapter; :class:`SkipCheck` where it cannot run."""
+    def stream(self, rows: int | None = None) -> _WatchedStream:
+        """The stream the harness would hand this adapter (its first ``rows`` training rows, default all);
+        :class:`SkipCheck` where it cannot run."""
         if reason := self.cls.skip(self.task):
             raise SkipCheck(reason)
         ds = datasets.load(self.dataset, self.rows, base=self.data_dir())
         try:
-            return _WatchedStream.for_adapter(ds, ds.rows, self.batch_size, self.cls, HASH_BITS)
+            return _WatchedStream.for_adapter(ds, min(rows or ds.rows, ds.rows), self.batch_size, self.cls, HASH_BITS)
         except UnsupportedInputError as exc:
             raise SkipCheck(f"{self.cls.name} refuses {self.dataset}: {exc}") from None
 
-    def fit(self, seed: int = 0, loop: bool = False) -> _Fit:
-        """Fit on the training rows (``loop``: through the harness's own partial_fit loop, as a case does) and
-        predict the first :data:`HOLDOUT_ROWS` holdout rows; the adapter is closed twice after."""
+    def fit(self, seed: int = 0, loop: bool = False, profile: str | None = None, rows: int | None = None) -> _Fit:
+        """Fit on the training rows (the first ``rows``; ``loop``: through the harness's own partial_fit loop, as
+        a case does) with ``profile`` (default: the adapter's default) and predict the first
+        :data:`HOLDOUT_ROWS` holdout rows; the adapter is closed twice after."""
         from oocbench.curve import fit_with_curve, holdout_subset
 
-        stream = self.stream()
+        stream = self.stream(rows)
         watch = stream.watch = _Watch(stream.n_features)
         X_hold, y_hold = holdout_subset(stream, HOLDOUT_ROWS)
         X_hold = watch.wrap(X_hold)
-        adapter = self.cls(self.task, stream.n_features, seed=seed, input_format=stream.input_format)
+        chosen = {} if profile is None else {"profile": profile}
+        adapter = self.cls(self.task, stream.n_features, seed=seed, input_format=stream.input_format, **chosen)
         closes: list[str] = []
         try:
             for method in ("partial_fit", "predict_proba", "predict"):
@@ -297,7 +308,7 @@ class _Trial:
                     closes.append("")
                 except Exception as exc:  # noqa: BLE001 - reported by check_close_twice
                     closes.append(_describe_error(exc))
-            if self.close_errors is None and seed == 0 and not loop:
+            if self.close_errors is None and seed == 0 and not loop and profile is None and rows is None:
                 self.close_errors = closes
         return _Fit(y_hold, pred, None if weights is None else np.asarray(weights), stream.input_format,
                     adapter.input_format, tuple(self.cls.input_formats), watch)
@@ -352,19 +363,54 @@ def _is_entry_of(entry: Any, cls: type[Adapter]) -> bool:
     return entry.cls is cls or entry.target == f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _malformed(task: str, fit: _Fit) -> str:
+    """What is wrong with the holdout predictions of ``fit`` ("" when nothing): shape, finiteness, range."""
+    n = len(fit.y)
+    if fit.pred.shape != (n,):
+        return f"predict_batch gave shape {fit.pred.shape} for {n} rows, expected ({n},)"
+    if bad := int(np.sum(~np.isfinite(fit.pred))):
+        return f"{bad} of {n} predictions are not finite"
+    if task == "binary" and (outside := int(np.sum((fit.pred < 0) | (fit.pred > 1)))):
+        return f"{outside} of {n} probabilities are outside [0, 1]"
+    return ""
+
+
 def _check_well_formed(trial: _Trial) -> str:
     fit = trial.reference()
     n = len(fit.y)
-    assert fit.pred.shape == (n,), f"predict_batch gave shape {fit.pred.shape} for {n} rows, expected ({n},)"
-    assert np.all(np.isfinite(fit.pred)), f"{int(np.sum(~np.isfinite(fit.pred)))} of {n} predictions are not finite"
-    if trial.task == "binary":
-        outside = int(np.sum((fit.pred < 0) | (fit.pred > 1)))
-        assert not outside, f"{outside} of {n} probabilities are outside [0, 1]"
+    problem = _malformed(trial.task, fit)
+    assert not problem, problem
     if fit.weights is not None:
         assert fit.weights.size >= 1 and np.all(np.isfinite(fit.weights)), \
             f"explain() returned {fit.weights.size} values, some not finite"
     what = "no explain()" if fit.weights is None else f"explain(): {fit.weights.size} finite values"
     return f"{n} finite predictions, {what}"
+
+
+def _check_every_profile(trial: _Trial) -> str:
+    fmt = trial.stream().input_format  # SkipCheck where the adapter cannot run here
+    default = trial.cls.resolve(DEFAULT_PROFILE, fmt)
+    others = [p for p in trial.cls.profiles if p != DEFAULT_PROFILE]
+    fitted = [p for p in others if trial.cls.resolve(p, fmt) != default]  # the same settings: the same model
+    if not fitted:
+        said = f"profiles {others} resolve" if others else "no profile besides the default is declared: it resolves"
+        raise SkipCheck(f"{said} to the {DEFAULT_PROFILE!r} settings on {fmt!r} batches, which the other checks fit")
+    rows = PROFILE_BATCHES * trial.batch_size
+    problems, done = [], []
+    for profile in fitted:
+        try:
+            fit = trial.fit(profile=profile, rows=rows)
+        except SkipCheck:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a profile that cannot fit is the finding
+            problems.append(f"profile {profile!r}: the fit failed: {_describe_error(exc)}")
+            continue
+        if problem := _malformed(trial.task, fit):
+            problems.append(f"profile {profile!r} ({rows:,} rows): {problem}")
+        else:
+            done.append(f"{profile} ({len(fit.pred):,} finite predictions{' in [0, 1]' * (trial.task == 'binary')})")
+    assert not problems, "; ".join(problems)
+    return f"fitted on {rows:,} rows: " + ", ".join(done)
 
 
 def _check_beats_constant(trial: _Trial) -> str:
@@ -501,6 +547,7 @@ def iter_checks(cls: type[Adapter], task: str | Iterable[str] | None = None,
     trials = [_Trial(cls, t, ds, base) for t in tasks for ds in check_datasets(t)]
     for trial in trials:
         for name, run in (("check_predictions_well_formed", _check_well_formed),
+                          ("check_every_profile", _check_every_profile),
                           ("check_beats_constant_predictor", _check_beats_constant),
                           ("check_same_seed_same_predictions", _check_same_seed),
                           ("check_fit_is_partial_fit_loop", _check_fit_is_loop),

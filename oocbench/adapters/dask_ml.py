@@ -149,7 +149,9 @@ class Incremental(_DaskAdapter):
     profiles = {
         # sklearn.sgd's matched settings; blocks in stream order like every other adapter
         "matched": {**SGD_MATCHED, "shuffle_blocks": False},
-        "recommended": {},  # dask-ml's default: blocks in a random (seeded) order
+        # dask-ml's defaults: Incremental(shuffle_blocks=True), blocks in a random (seeded) order, around
+        # SGDClassifier's / SGDRegressor's API defaults (sklearn.sgd's recommended)
+        "recommended": {},
     }
     update_semantics = ("per row: one partial_fit call per block (one Parquet row group, 2^16 rows) on a worker, "
                         "plain SGD steps per example inside it, as sklearn.sgd (CSR, matched: the intercept as a "
@@ -247,7 +249,8 @@ class GLM(_DaskAdapter):
     params = {"solver": "lbfgs", "alpha": 1e-4, "C": None, "max_iter": 100, "tol": 1e-4, "processes": False}
     profiles = {
         "matched": {},
-        # dask-ml's default C=1.0; lbfgs kept: the default admm is ~50x slower (library-facts)
+        # dask-ml's LogisticRegression defaults (penalty 'l2', C=1.0, max_iter 100, tol 1e-4), but solver lbfgs, one
+        # it documents: its default admm is ~50x slower here (library-facts)
         "recommended": {"alpha": None, "C": 1.0},
     }
     update_semantics = ("full batch: L-BFGS on all rows; each iteration is one pass over every block, re-read "

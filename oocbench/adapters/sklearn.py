@@ -60,7 +60,10 @@ class SGD(Adapter):
         # L2 logistic / linear regression, one pass, eta_t = eta0 / sqrt(t) (the schedule VW uses too); on
         # sparse input the intercept is a constant column, stepped like the weights (see with_constant_column)
         "matched": {"learning_rate": "invscaling", "eta0": 0.1, "power_t": 0.5, "sparse_intercept": "column"},
-        "recommended": {},  # sklearn's documented defaults ('optimal' schedule; damped sparse intercept)
+        # SGDClassifier / SGDRegressor API defaults (scikit-learn docs): alpha 1e-4, learning_rate 'optimal'
+        # (the regressor's: 'invscaling', eta0 0.01, power_t 0.25), average False; sklearn's own sparse intercept,
+        # damped 100x (its SGD guide, "Implementation details")
+        "recommended": {},
     }
     update_semantics = ("per row: plain SGD, one step per example inside each partial_fit batch (CSR, matched: "
                         "intercept as a constant column, undamped)")
@@ -126,7 +129,8 @@ class PassiveAggressive(Adapter):
     library = "sklearn"
     requirements = ("scikit-learn",)
     params = {"learning_rate": "pa1", "eta0": 1.0, "penalty": None, "epsilon": 0.1}  # eta0 is PA's C
-    # PA is not the L2 logistic model, so nothing to match beyond passes and batches: both are the defaults
+    # PA is not the L2 logistic model, so nothing to match beyond passes and batches: both are the defaults, the
+    # replacement that PassiveAggressiveClassifier's deprecation notice names, at PA's documented C = 1.0
     profiles = {"matched": {}, "recommended": {}}
     update_semantics = "per row: PA-I step per example inside each partial_fit batch; Platt-scaled margins"
     api_path = "SGDClassifier(loss='hinge')/SGDRegressor(loss='epsilon_insensitive', learning_rate='pa1').partial_fit"
@@ -213,7 +217,9 @@ class Batch(Adapter):
     # a = alpha n. Both are computed from n at fit time and published by effective_hyperparameters.
     profiles = {
         "matched": {"alpha": 1e-4},
-        "recommended": {},  # scikit-learn's defaults: C=1.0 (LogisticRegression), alpha=1.0 (Ridge)
+        # scikit-learn's API defaults: LogisticRegression(C=1.0, solver='lbfgs', max_iter=100, tol=1e-4),
+        # Ridge(alpha=1.0)
+        "recommended": {},
     }
     update_semantics = "full batch: exact optimum of the regularised objective on all rows held in memory"
     api_path = ("LogisticRegression(solver='lbfgs')/Ridge.fit(X, y) on the whole stream collected in RAM "

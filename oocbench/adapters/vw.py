@@ -146,7 +146,9 @@ class VWLinear(Adapter):
     # sklearn does not penalise the intercept: --no_bias_regularization.
     profiles = {
         "matched": {"eta0": 0.1, "power_t": 0.5, "alpha": 1e-4},
-        "recommended": {},  # VW defaults: adaptive + normalized + invariant updates, -l 0.5, no l2
+        # VW's defaults (vw --help, "Update options"): adaptive, normalized and invariant updates (no --sgd),
+        # -l 0.5, --power_t 0.5, no --l2
+        "recommended": {},
     }
     update_semantics = ("per row: one online update per example, read by VW's own text parser; passes > 1: "
                         "the same updates pass after pass, the step schedule's t still counting up")
