@@ -87,8 +87,9 @@ def test_every_adapter_runs_or_is_skipped_with_a_reason(driven) -> None:
 
 @pytest.mark.slow
 def test_stream_is_the_format_the_adapter_declares(driven) -> None:
-    """On categorical data an adapter that takes CSR or Arrow gets CSR or Arrow batches, never dense ones."""
-    batch_types = {"dense": "numpy.ndarray", "csr": "scipy.csr_matrix", "arrow": "pyarrow"}
+    """On categorical data an adapter that takes CSR, Arrow or codes gets those batches, never dense ones (codes
+    are a numpy array of one code per categorical column, never the hashed width)."""
+    batch_types = {"dense": "numpy.ndarray", "csr": "scipy.csr_matrix", "arrow": "pyarrow", "codes": "numpy.ndarray"}
     for adapter, cases in driven.items():
         cls = discover()[adapter].cls
         for seen in cases:
