@@ -921,6 +921,12 @@ INTERRUPTED = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line (see :func:`_main`); Ctrl-C before a command has started (while modules load, or
     the options are read) is one line and exit 130 too."""
+    import signal
+
+    # a shell starts a background job (`make bench &`, a CI script run with &) with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: `kill -INT` would do nothing and a run could not be interrupted
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _main(argv)
     except KeyboardInterrupt:
