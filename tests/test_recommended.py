@@ -31,7 +31,7 @@ def records(request, data_base, tiny) -> dict[tuple[str, str], CaseRecord]:
     for name in DATASETS:  # generated once, before the threads start
         tiny(name, rows=ROWS)
     selected = {(item.callspec.params["name"], item.callspec.params["dataset"]) for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")}
+                if getattr(item, "module", None) is request.module and hasattr(item, "callspec")}
     cases = sorted(sorted(c for c in selected if discover()[c[0]].installed), key=lambda c: c not in LONGEST)
 
     def one(case: tuple[str, str]) -> CaseRecord:
