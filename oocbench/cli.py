@@ -489,6 +489,8 @@ def _cases(args: argparse.Namespace) -> list | None:
         adapters, names = [args.adapter], [args.dataset]
         suite = Suite("command line", tuple(names), ())
     scales = _scales(args.scale) if args.scale else None
+    if args.suite and args.profile and "profile" not in grid:  # its cases at that profile's own scales
+        grid = {**grid, "profile": (args.profile,)}
     cases = expand(suite, adapters, repeat=_repeats(args)[0], datasets=names, scales=scales, passes=args.passes, grid=grid)
     # an option given on the command line replaces the suite's setting (it was silently dropped before)
     given = {field: value for field, value in (("hash_bits", args.hash_bits), ("batch_size", args.batch_size),
@@ -507,7 +509,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from oocbench.harness.eta import Eta
     from oocbench.harness.runner import Limits
-    from oocbench.harness.suites import ResultsDirError, run_cases
+    from oocbench.harness.suites import ResultsDirError, get_suite, run_cases
     from oocbench.records import RECORDS_FILE
 
     if args.data:  # datasets are generated / read there, by this process and by the cases' child processes;
@@ -590,7 +592,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 records = run_cases(cases, args.results, limits, memray=not args.no_memray, force=args.force,
                                     on_start=on_start, on_done=on_done, errors=failed, skipped=skipped,
                                     repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished,
-                                    extra_of=tuned.extra_of if tuned is not None else None)
+                                    extra_of=tuned.extra_of if tuned is not None else None,
+                                    once=get_suite(args.suite).once_profiles if args.suite else ())
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1

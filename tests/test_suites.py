@@ -166,3 +166,36 @@ def test_check_params_refuses_names_values_and_knobs_that_have_no_effect():
     assert check_params([replace(rec, params=(("eta0", 0.5), ("learning_rate", "constant")))], binary)
     # inert for one input format only (tf.linear's power_t: its CSR profile runs Adagrad): it runs
     assert check_params([CaseSpec("tf.linear", "synth-ctr", 1000, params=(("power_t", 0.3),))], binary)
+
+
+def test_the_default_suite_carries_three_views_at_their_own_scales():
+    """matched at every scale; recommended and tuned at 10^5 only, tuned on grids fitted at 10^4 (issue 24)."""
+    from oocbench.harness.suites import DEFAULT_BUDGET_S
+
+    suite = get_suite("default")
+    assert suite.profiles == ("matched", "recommended", "tuned") and suite.tune_scale == 10_000
+    assert suite.scales_of("matched") == suite.scales and suite.budget_s == DEFAULT_BUDGET_S
+    assert suite.scales_of("recommended") == suite.scales_of("tuned") == (100_000,)
+    assert set(suite.once_profiles) == {"recommended", "tuned"}
+    cases = expand(suite, ["sklearn.sgd"], datasets=["synth-ctr"])
+    assert [(c.scale, c.profile) for c in cases] == [
+        (10_000, "matched"), (100_000, "matched"), (100_000, "recommended"), (100_000, "tuned"),
+        (1_000_000, "matched"), (10_000_000, "matched")]  # scale-major: a projection's smaller scale comes first
+    # --scale replaces every view's scales; --profile (a profile knob) keeps that view's own scales
+    assert {(c.scale, c.profile) for c in expand(suite, ["sklearn.sgd"], datasets=["synth-ctr"],
+                                                 scales=[2000])} == {(2000, p) for p in suite.profiles}
+    assert [(c.scale, c.profile) for c in expand(suite, ["sklearn.sgd"], datasets=["synth-ctr"],
+                                                 grid={"profile": ["recommended"]})] == [(100_000, "recommended")]
+
+
+def test_a_once_profile_runs_one_time_without_memray_while_the_others_repeat(tmp_path, data_base, monkeypatch):
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import run_cases
+    from oocbench.records import CaseSpec
+
+    monkeypatch.setenv("OOCBENCH_DATA_DIR", str(data_base))
+    cases = [CaseSpec("sklearn.sgd", "synth-binary", 2000, profile=p) for p in ("matched", "recommended")]
+    records = run_cases(cases, tmp_path, Limits(timeout_s=120), memray=True, repeat_short=2, once=["recommended"])
+    got = sorted((r.case.profile, r.case.repeat, r.memory.heap_peak_bytes is not None) for r in records)
+    assert all(r.status == "ok" for r in records), [r.reason for r in records]
+    assert got == [("matched", 0, True), ("matched", 1, False), ("recommended", 0, False)]

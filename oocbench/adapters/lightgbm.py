@@ -40,30 +40,39 @@ def part_sequence(stream: BatchStream) -> Any:
         batch_size = stream.batch_size  # rows per range read when the Dataset is pushed: the shared batch
 
         def __init__(self) -> None:
-            self.cached: tuple[int, np.ndarray | None] = (-1, None)
+            # the cached row group: its index, first and end row, its rows, and (for the sampler) as float64
+            self.k, self.lo, self.hi = -1, 0, 0
+            self.rows: np.ndarray | None = None
+            self.rows64: np.ndarray | None = None
 
         def __len__(self) -> int:
             return int(starts[-1])
 
-        def part(self, k: int) -> np.ndarray:
-            if self.cached[0] != k:  # indices and ranges come in increasing order: one row group at a time
-                self.cached = (k, None)
-                self.cached = (k, stream.read_part(*parts[k])[0])
-            return self.cached[1]
-
-        def locate(self, i: int) -> int:
-            return int(np.searchsorted(starts, i, side="right")) - 1
+        def load(self, i: int) -> None:
+            # indices and ranges come in increasing order: one row group at a time
+            k = int(np.searchsorted(starts, i, side="right")) - 1
+            if k != self.k:
+                self.k, self.rows, self.rows64 = k, None, None
+                self.rows = stream.read_part(*parts[k])[0]
+                self.lo, self.hi = int(starts[k]), int(starts[k + 1])
 
         def __getitem__(self, idx: int | slice) -> np.ndarray:
-            if not isinstance(idx, slice):  # a sampled row: LightGBM's sampler takes float64 rows only
-                k = self.locate(int(idx))
-                return self.part(k)[int(idx) - starts[k]].astype(np.float64)
+            if not isinstance(idx, slice):
+                # a sampled row (LightGBM asks for ~200,000, one call each): the row group's float64 copy is made
+                # once, as its sampler takes float64 rows only; the view it gets back, it copies
+                i = int(idx)
+                if not self.lo <= i < self.hi:
+                    self.load(i)
+                if self.rows64 is None:
+                    self.rows64 = self.rows.astype(np.float64)
+                return self.rows64[i - self.lo]
             lo, hi, _ = idx.indices(len(self))
             pieces = []
             while lo < hi:
-                k = self.locate(lo)
-                end = min(hi, int(starts[k + 1]))
-                pieces.append(self.part(k)[lo - starts[k]:end - starts[k]])
+                if not self.lo <= lo < self.hi:
+                    self.load(lo)
+                end = min(hi, self.hi)
+                pieces.append(self.rows[lo - self.lo:end - self.lo])
                 lo = end
             return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 

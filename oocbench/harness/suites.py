@@ -62,6 +62,15 @@ class Suite:
     #: rows at which the ``tuned`` profile's grids are fitted when ``--tune-scale`` is not given (None: the run's
     #: smallest scale); a suite carries the tuned view by listing ``"tuned"`` in ``profiles``
     tune_scale: int | None = None
+    #: a profile's own scales (its comparison view), replacing ``scales`` for its cases (``--scale`` replaces both)
+    profile_scales: Mapping[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+    #: profiles whose cases run once, with no memray run: views read for their loss, whose speed is one run's and
+    #: whose heap peak is not measured (what keeps three views of ``default`` in its hour)
+    once_profiles: tuple[str, ...] = ()
+
+    def scales_of(self, profile: str) -> tuple[int, ...]:
+        """The scales the cases of ``profile`` run at."""
+        return tuple(self.profile_scales.get(profile, self.scales))
 
 
 #: the default suite's per-case time budget (s): what keeps 15 adapters x 3 datasets x 4 scales under an hour on
@@ -81,10 +90,16 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                       "decades: enough for a scaling exponent), short cases three times: about 10 minutes on 2 "
                       "cores. `default` has every adapter (XGBoost alone takes ~4 min per 10^6 synth-ctr rows)"),
     Suite("default", ("synth-binary", "synth-ctr", "synth-nonlinear"), (10_000, 100_000, 1_000_000, 10_000_000),
-          budget_s=DEFAULT_BUDGET_S,
+          profiles=("matched", "recommended", "tuned"), budget_s=DEFAULT_BUDGET_S,
+          profile_scales={"recommended": (100_000,), "tuned": (100_000,)}, once_profiles=("recommended", "tuned"),
+          tune_scale=10_000,
           description="the published report (reports/default): every adapter on dense, wide categorical and "
-                      "nonlinear data, 10^4 to 10^7 rows, short cases three times; a case projected past "
-                      f"{DEFAULT_BUDGET_S:g} s from its smaller scale is recorded skipped (under 60 min on 2 cores)"),
+                      "nonlinear data in three views. matched (the same model in every library) at 10^4 to 10^7 "
+                      "rows, short cases three times, a case projected past "
+                      f"{DEFAULT_BUDGET_S:g} s from its smaller scale recorded skipped; recommended (each "
+                      "library's documented practice) and tuned (each adapter's grid fitted at 10^4 rows on a "
+                      "validation tail) at 10^5 rows only, each case once and without the memray run (so no heap "
+                      "peak): under 60 min on 2 cores"),
     Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift", "synth-nonlinear"),
           (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"), threads=("1", "all"),
           description="up to 10^7 rows, concept drift too, both profiles and thread modes"),
@@ -141,10 +156,13 @@ def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
         combos.insert(0, ())
     names = list(adapters or suite.adapters or discover())
     data = list(datasets or available_datasets(suite)[0])
+    profiles = list(knobs.get("profile", suite.profiles))
+    at = {p: list(scales) if scales else suite.scales_of(p) for p in profiles}  # each profile's scales
+    every = list(dict.fromkeys(scales)) if scales else sorted({n for p in profiles for n in at[p]})
     cases = [CaseSpec(adapter=a, dataset=d, scale=n, profile=p, threads=t, passes=k, batch_size=b, hash_bits=h,
                       seed=s, params=c, repeat=r)
-             for d in data for n in (scales or suite.scales) for a in names
-             for p in knobs.get("profile", suite.profiles) for t in knobs.get("threads", suite.threads)
+             for d in data for n in every for a in names
+             for p in profiles if n in at[p] for t in knobs.get("threads", suite.threads)
              for k in knobs.get("passes", suite.passes) for b in knobs.get("batch_size", [suite.batch_size])
              for h in knobs.get("hash_bits", [None]) for s in knobs.get("seed", [0]) for c in combos
              for r in range(repeat)]
@@ -456,7 +474,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               skipped: list[SkippedLine] | None = None, repeat_short: int = 1,
               on_plan: Callable[[list[CaseSpec]], None] | None = None,
               on_finished: Callable[[CaseSpec], None] | None = None,
-              extra_of: Callable[[CaseSpec], dict[str, Any]] | None = None) -> list[CaseRecord]:
+              extra_of: Callable[[CaseSpec], dict[str, Any]] | None = None,
+              once: Iterable[str] = ()) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
 
     ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
@@ -465,7 +484,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     rows measured 337k, 799k and 516k rows/s in three runs). ``on_plan`` hears the grown list of cases;
     ``on_finished`` hears every case once it leaves the queue: it ran, was kept, or failed in the harness.
     ``extra_of`` gives what the record of a case run now adds to its ``extra`` (a tuned case's ``tuning``, see
-    :meth:`oocbench.harness.tune.TunedRun.extra_of`).
+    :meth:`oocbench.harness.tune.TunedRun.extra_of`). Cases whose profile is in ``once`` (a suite's
+    ``once_profiles``) are not repeated and run without memray.
 
     With ``limits.budget_s``, a case projected past it (:func:`over_budget`) is recorded ``skipped`` unrun.
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
@@ -484,10 +504,12 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
         check_results_dir(Path(results), todo)
     out: list[CaseRecord] = []
     queue, planned = list(cases), {c.key() for c in cases}
+    once = frozenset(once)
 
     def more_repeats(i: int, record: CaseRecord) -> None:
         spec = record.case
-        if repeat_short < 2 or spec.repeat != 0 or record.status != "ok" or (record.timings.fit_s or 0) > SHORT_FIT_S:
+        if (repeat_short < 2 or spec.repeat != 0 or record.status != "ok" or spec.profile in once
+                or (record.timings.fit_s or 0) > SHORT_FIT_S):
             return
         extra = [s for s in (replace(spec, repeat=r) for r in range(1, repeat_short)) if s.key() not in planned]
         queue[i + 1:i + 1] = extra
@@ -518,7 +540,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
         if on_start:
             on_start(spec)
         try:
-            record = run_case(spec, limits, memray=memray and not (repeat_short > 1 and spec.repeat > 0))
+            record = run_case(spec, limits, memray=memray and spec.profile not in once
+                              and not (repeat_short > 1 and spec.repeat > 0))
             record.extra.update(extra_of(spec) if extra_of else {})
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
             more_repeats(i, record)
