@@ -100,14 +100,17 @@ def summary_cells(records: Iterable[CaseRecord]) -> dict[tuple[str, str], dict[i
 
     Each cell has ``status`` (``"ok"`` or e.g. ``"2 ok, 1 timeout"``), ``n``, and ``summarize`` dicts under
     ``rows_per_s``, ``rss_fit_bytes``, ``memory`` (:func:`fit_memory`) and ``loss`` (with ``loss_name``);
-    non-ok cells carry the first ``reason``. Profiles / thread modes / seeds are pooled only if a caller mixes
-    them: group first with :func:`group_repeats` for anything finer.
+    non-ok cells carry the first ``reason``. A case with another profile, thread mode or setting is a row of its
+    own: "sklearn.sgd (recommended, all threads) [3 passes]"; only repeats are pooled.
     """
     cells: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
     groups: dict[tuple[str, str, int], list[CaseRecord]] = defaultdict(list)
-    for r in records:  # a case with other settings (passes, hash bits...) is its own row: "sklearn.sgd [3 passes]"
-        setting = r.case.setting()
-        groups[(r.case.adapter + (f" [{setting}]" if setting else ""), r.case.dataset, r.case.scale)].append(r)
+    for r in records:
+        case, setting = r.case, r.case.setting()
+        view = [p for p in (case.profile if case.profile != "matched" else "",
+                            "all threads" if case.threads == "all" else "") if p]
+        label = case.adapter + (f" ({', '.join(view)})" if view else "") + (f" [{setting}]" if setting else "")
+        groups[(label, case.dataset, case.scale)].append(r)
     for (adapter, dataset, scale), recs in groups.items():
         counts: dict[str, int] = defaultdict(int)
         for r in recs:

@@ -75,6 +75,19 @@ def test_summary_cells_median_and_spread_over_repeats_and_mixed_status():
     assert b["status"] == "1 ok, 1 timeout" and b["rows_per_s"]["n"] == 1 and b["reason"] == "boom"
 
 
+def test_summary_cells_keep_profiles_and_thread_modes_apart():
+    """matched and recommended are different models: pooled, their spread read as noise (+-27% in a 3-view run)."""
+    from dataclasses import replace
+
+    recs = [_rec("a", 0, rate=100.0, loss=0.5), _rec("a", 0, rate=300.0, loss=0.6), _rec("a", 0, rate=50.0)]
+    recs[1].case = replace(recs[1].case, profile="recommended")
+    recs[2].case = replace(recs[2].case, profile="tuned", threads="all", params=(("alpha", 0.001),))
+    cells = summary_cells(recs)
+    assert set(cells) == {("a", "synth-binary"), ("a (recommended)", "synth-binary"),
+                          ("a (tuned, all threads) [alpha=0.001]", "synth-binary")}
+    assert cells[("a", "synth-binary")][1000]["rows_per_s"]["n"] == 1
+
+
 def test_tree_cpu_counts_live_and_reaped_children():
     me = psutil.Process()
     before = tree_cpu(me)
