@@ -320,6 +320,20 @@ class Adapter(ABC):
         if self.monitor is not None:
             self.monitor.checkpoint(predict, **where)
 
+    @staticmethod
+    def scored_rounds(rounds: int) -> frozenset[int]:
+        """The boosting rounds after which a tree adapter calls :meth:`checkpoint`: log-spaced, the last included.
+
+        Scoring after every round predicts with r trees at round r: at 10^6 synth-ctr rows that was 4.8 s of a
+        21 s LightGBM fit (100 rounds), timed out of fit but not without cost to it.
+
+        >>> sorted(Adapter.scored_rounds(100))
+        [1, 2, 4, 6, 10, 18, 32, 57, 100]
+        """
+        from oocbench.curve import checkpoints
+
+        return frozenset(checkpoints(rounds, 1))
+
     def scoring_s(self) -> float:
         """Wall seconds the monitor has spent scoring so far (0 unmonitored): subtract a difference of two
         readings from a phase timed inside fit."""

@@ -17,6 +17,7 @@ real CSV (0.4625 against HistGradientBoosting's 0.4440); on the hashed CSR itsel
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +36,7 @@ def part_sequence(stream: BatchStream) -> Any:
 
     parts = stream.parts()
     starts = np.cumsum([0] + [rows for _, _, rows in parts])
+    total = int(starts[-1])  # LightGBM's sampler asks len() once per sampled row
 
     class Parts(lightgbm.Sequence):
         batch_size = stream.batch_size  # rows per range read when the Dataset is pushed: the shared batch
@@ -46,7 +48,7 @@ def part_sequence(stream: BatchStream) -> Any:
             self.rows64: np.ndarray | None = None
 
         def __len__(self) -> int:
-            return int(starts[-1])
+            return total
 
         def load(self, i: int) -> None:
             # indices and ranges come in increasing order: one row group at a time
@@ -76,7 +78,39 @@ def part_sequence(stream: BatchStream) -> Any:
                 lo = end
             return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
+        def gather(self, indices: np.ndarray) -> Iterator[np.ndarray]:
+            """The rows at ``indices`` (increasing), float64, each row group read once and indexed at once."""
+            groups = np.searchsorted(starts, indices, side="right") - 1
+            for k in np.unique(groups):
+                self.load(int(starts[k]))
+                yield from self.rows[indices[groups == k] - self.lo].astype(np.float64)
+
     return Parts()
+
+
+def gathering_dataset() -> type:
+    """``lightgbm.Dataset``, its Sequence sampler fed a row group at a time.
+
+    LightGBM picks the ~200,000 bin-sample rows itself (``_create_sample_indices``, from its seed) and asks a
+    Sequence for each one by one in Python (``Dataset._yield_row_from_seqlist``): 1.9 s of a 3.7 s Dataset build
+    at 10^6 synth-ctr rows. This subclass answers the same indices with the same rows, gathered per row group
+    (:meth:`gather`); the bins, the Dataset and the model are those of the plain Sequence path (a test checks the
+    rows and the predictions). A LightGBM without that hook gets the plain Dataset.
+    """
+    import lightgbm
+
+    base = lightgbm.Dataset
+    if not callable(getattr(base, "_yield_row_from_seqlist", None)):
+        return base
+
+    class Gathering(base):
+        @staticmethod
+        def _yield_row_from_seqlist(seqs: list[Any], indices: Any) -> Iterator[np.ndarray]:
+            if len(seqs) == 1 and hasattr(seqs[0], "gather"):
+                return seqs[0].gather(np.asarray(indices))
+            return base._yield_row_from_seqlist(seqs, indices)
+
+    return Gathering
 
 
 class GBDT(Adapter):
@@ -147,13 +181,16 @@ class GBDT(Adapter):
         y = np.concatenate([ds.read_row_group(ds.manifest.shards[s], g, [self.spec.target]).column(0).to_numpy()
                             .astype(np.float32)[:rows] for s, g, rows in stream.parts()])  # the target alone
         categorical = self.spec.categorical_code_columns(self.splits) if self.input_format == "codes" else []
-        data = lightgbm.Dataset(part_sequence(stream), label=y, params=self.train_params,
-                                categorical_feature=categorical or "auto")
+        data = gathering_dataset()(part_sequence(stream), label=y, params=self.train_params,
+                                   categorical_feature=categorical or "auto")
         data.construct()
         built = time.perf_counter()
 
+        due = self.scored_rounds(int(self.train_params["num_iterations"]))
+
         def rounds(env: Any) -> None:
-            self.checkpoint(predict=lambda X: env.model.predict(X), round=env.iteration + 1)
+            if env.iteration + 1 in due:
+                self.checkpoint(predict=lambda X: env.model.predict(X), round=env.iteration + 1)
 
         self.booster = lightgbm.train(self.train_params, data, callbacks=[rounds])
         scored = self.scoring_s() - scored

@@ -133,11 +133,12 @@ class _XGBoost(Adapter):
     def fit(self, stream: BatchStream) -> None:
         import xgboost
 
-        adapter = self
+        adapter, due = self, self.scored_rounds(int(self.hyperparameters["num_boost_round"]))
 
         class Rounds(xgboost.callback.TrainingCallback):
             def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-                adapter.checkpoint(predict=lambda X: adapter.scores(model, X), round=epoch + 1)
+                if epoch + 1 in due:
+                    adapter.checkpoint(predict=lambda X: adapter.scores(model, X), round=epoch + 1)
                 return False
 
         hp, t = self.hyperparameters, time.perf_counter()
