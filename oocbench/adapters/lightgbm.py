@@ -3,7 +3,9 @@
 The rows go in through ``lightgbm.Sequence``, LightGBM's documented path for data that is not one array: it
 samples rows by index to find the bins, then pushes the rows range by range, so the raw float matrix is never held
 whole; random access comes from the stream's Parquet row groups (``stream.parts()`` / ``stream.read_part``, one
-row group cached at a time), read twice like XGBoost's iterator. The binned Dataset and the training are in RAM.
+row group cached at a time), read twice like XGBoost's iterator; the ~200,000 rows LightGBM picks for its bins
+are handed over a row group at a time (:func:`gathering_dataset`), not one Python call per row. The binned
+Dataset and the training are in RAM.
 
 Categorical columns use LightGBM's native categorical splits (its documented path, "Advanced Topics: Categorical
 Feature Support": non-negative integer codes, a contiguous range from zero, ``categorical_feature``): the shared
