@@ -78,6 +78,13 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
+def _memory_kind(cls: Any) -> str | None:
+    """'out of core' (streams the rows: its memory does not hold them) or 'in memory' (holds every row in RAM)."""
+    if cls is None:
+        return None
+    return "in memory" if cls.in_memory or cls.reference else "out of core"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from oocbench.adapters.registry import discover
     from oocbench.datasets import dataset_names, get_source
@@ -86,20 +93,24 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_json({
             "adapters": [{"name": name, "status": e.status, "installed": e.installed, "source": e.source,
                           "reason": e.reason, "version": e.cls.library_version() if e.cls else None,
-                          "tasks": sorted(e.cls.tasks) if e.cls else [], "extra": e.cls.extra if e.cls else ""}
+                          "tasks": sorted(e.cls.tasks) if e.cls else [], "extra": e.cls.extra if e.cls else "",
+                          "memory": _memory_kind(e.cls)}
                          for name, e in discover().items()],
             "datasets": [{"name": n, "task": get_source(n).task, "kind": get_source(n).kind}
                          for n in dataset_names()],
             "scales": dict(config.SCALES)})
         return 0
     table = Table(title="adapters")
-    for col in ("name", "status", "version", "tasks", "source / reason"):
+    for col in ("name", "status", "library version", "tasks", "memory", "source / reason"):
         table.add_column(col)
     for name, e in discover().items():
         version = (e.cls.library_version() if e.cls else None) or "-"
+        if e.cls and version != "-":
+            version = f"{e.cls.library_distribution()} {version}"
         tasks = ",".join(sorted(e.cls.tasks)) if e.cls else "-"
         style = "green" if e.installed else "yellow"
-        table.add_row(name, f"[{style}]{e.status}[/]", version, tasks, e.reason or e.source)
+        table.add_row(name, f"[{style}]{e.status}[/]", version, tasks, _memory_kind(e.cls) or "-",
+                      e.reason or e.source)
     console.print(table)
     console.print("datasets: " + ", ".join(f"{n} ({get_source(n).task})" for n in dataset_names()))
     console.print("scales: " + ", ".join(f"{k}={v:,}" for k, v in config.SCALES.items()) + ", or any row count")
@@ -249,16 +260,18 @@ def _repeat(text: str) -> str | int:
 
 
 def _repeats(args: argparse.Namespace) -> tuple[int, int]:
-    """(repeats planned for every case, repeats of a short case): ``--repeat N`` is (N, 1); auto is (1, 3).
+    """(repeats planned for every case, repeats of a short case): ``--repeat N`` is (N, 1); auto is (1, the
+    suite's ``short_repeats``, or 3 without a suite).
 
     Without ``--repeat``: the suite's own setting (``auto`` but for ``smoke``), and 1 for a one-case run.
     """
+    from oocbench.harness.suites import get_suite
+
     repeat = args.repeat
     if repeat is None:
-        from oocbench.harness.suites import get_suite
-
         repeat = get_suite(args.suite).repeats if args.suite else 1
-    return (1, AUTO_REPEATS) if repeat == "auto" else (int(repeat), 1)
+    short = get_suite(args.suite).short_repeats if args.suite else AUTO_REPEATS
+    return (1, short) if repeat == "auto" else (int(repeat), 1)
 
 
 def _prices(args: argparse.Namespace):
@@ -593,7 +606,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                     on_start=on_start, on_done=on_done, errors=failed, skipped=skipped,
                                     repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished,
                                     extra_of=tuned.extra_of if tuned is not None else None,
-                                    once=get_suite(args.suite).once_profiles if args.suite else ())
+                                    once=get_suite(args.suite).once_profiles if args.suite else (),
+                                    rss_only=get_suite(args.suite).rss_only_datasets if args.suite else ())
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1
@@ -633,7 +647,7 @@ def _tune(args: argparse.Namespace, cases: list, limits, lines: Console, failed:
     :class:`~oocbench.harness.tune.TunedRun`, ``None`` when nothing is tuned, or an exit code."""
     from oocbench.adapters.base import TUNED
     from oocbench.harness.suites import ResultsDirError, check_results_dir, get_suite
-    from oocbench.harness.tune import point_line, tune, winner_line
+    from oocbench.harness.tune import point_line, tune, tune_workers, winner_line
 
     scale = args.tune_scale or (get_suite(args.suite).tune_scale if args.suite else None)
     if not any(c.profile == TUNED for c in cases):
@@ -652,7 +666,7 @@ def _tune(args: argparse.Namespace, cases: list, limits, lines: Console, failed:
     return tune(cases, args.results, limits, scale=scale, force=args.force,
                 on_point=lambda r, kept: lines.print(point_line(r, kept), highlight=False, markup=False),
                 on_tuned=lambda t: lines.print(winner_line(t), highlight=False, markup=False),
-                errors=failed, skipped=skipped)
+                errors=failed, skipped=skipped, workers=tune_workers(cases))
 
 
 class _RunColumn(ProgressColumn):
@@ -764,10 +778,16 @@ def cmd_check_adapter(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, its usage errors printable: they quote the argument, which may hold control characters."""
+    """argparse, its usage errors printable: they quote the argument, which may hold control characters; with
+    ``--json`` on the line, the error is also a JSON document on stdout (a script parsing stdout gets it)."""
+
+    json_errors = False  # set by _main when --json is on the command line
 
     def error(self, message: str):
-        super().error(printable(message))
+        message = printable(message)
+        if _Parser.json_errors:
+            _print_json({"error": f"{self.prog}: error: {message}", "exit": 2})
+        super().error(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -793,12 +813,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --from-file: the dataset's name already belongs to another file or target (a typo in "
                         "--target): forget that one, delete its generated data, and make this one")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", type=_where, default=None,
+    # --data, as `run` names it; --out, its earlier name, still works
+    g.add_argument("--data", "--out", dest="out", type=_where, default=None, metavar="DIR|URL",
                    help="data directory or URL, e.g. s3://bucket/prefix (default $OOCBENCH_DATA_DIR or ./data)")
     g.set_defaults(func=cmd_generate)
 
     d = sub.add_parser("datasets", help="datasets: task, tiers, what is on disk (rows, bytes), known optimum")
-    d.add_argument("--out", type=_where, default=None,
+    d.add_argument("--data", "--out", dest="out", type=_where, default=None, metavar="DIR|URL",
                    help="data directory or URL (default $OOCBENCH_DATA_DIR or ./data)")
     d.add_argument("--json", action="store_true", help="one JSON document on stdout instead of a table")
     d.set_defaults(func=cmd_datasets)
@@ -893,8 +914,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     hl = sub.add_parser("headline", help="the README's opening tables: per dataset and scale, the fastest, leanest, "
-                                         "most accurate and cheapest adapter among those within 1%% of the best "
-                                         "loss, as Markdown, from a results directory or a report's results.json")
+                                         "most accurate and cheapest adapter among those that beat the constant "
+                                         "predictor (each with its loss), the Pareto front, as Markdown, from a results directory or a report's results.json")
     hl.add_argument("results", type=Path, help="records: a results directory, records.jsonl or results.json")
     hl.add_argument("--core-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
                     help="price of one core for an hour (default: as `oocbench report`)")
@@ -953,6 +974,7 @@ def _main(argv: list[str] | None = None) -> int:
     # --debug is accepted anywhere on the line (before or after the command), so it is taken out first
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    json_out = _Parser.json_errors = "--json" in argv
     parser = build_parser()
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     from oocbench import __version__
@@ -967,6 +989,8 @@ def _main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         # printable: a message may quote a user's file (column names of a binary file: escape sequences)
         err.print(f"oocbench {args.command}: {printable(text)}", highlight=False, markup=False, soft_wrap=True)
+        if json_out:  # a script reading stdout gets the failure too, not an empty document
+            _print_json({"error": f"oocbench {args.command}: {printable(text)}", "exit": code})
         return code
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 #: Named scale tiers (rows of training data). Any positive integer is a valid scale too.
@@ -64,20 +65,28 @@ def results_dir() -> Path:
 MAX_ROWS = 10**12
 
 
-def parse_scale(text: str | int) -> int:
-    """Turn ``"m"``, ``"1e5"``, ``"100000"`` or ``100000`` into a row count.
+#: row-count suffixes as :func:`oocbench.fmt.fmt_rows` prints them (lower-case "m" alone is the named scale 10^5)
+_SUFFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9}
 
-    >>> parse_scale("m"), parse_scale("1e4"), parse_scale(1000)
-    (100000, 10000, 1000)
+
+def parse_scale(text: str | int) -> int:
+    """Turn ``"m"``, ``"1e5"``, ``"100000"``, ``100000`` or a count as the reports print it (``"10k"``,
+    ``"1M"``, ``"2.5M"``, ``"1B"``) into a row count.
+
+    >>> parse_scale("m"), parse_scale("1e4"), parse_scale(1000), parse_scale("10k"), parse_scale("2.5M")
+    (100000, 10000, 1000, 10000, 2500000)
     """
     if isinstance(text, int):
         rows = text
     elif text in SCALES:
         rows = SCALES[text]
     else:
+        number, factor = text, 1
+        if len(text) > 1 and text[-1] in _SUFFIXES and text[-2].isdigit():  # "10k", "1M": the reports' labels
+            number, factor = text[:-1], _SUFFIXES[text[-1]]
         try:
-            value = float(text)
-        except ValueError:
+            value = float(Decimal(number) * factor) if factor > 1 else float(number)  # exact: "1.1k" is 1100
+        except (ValueError, ArithmeticError):
             raise ValueError(
                 f"unknown scale {text!r}: use a row count or one of {', '.join(f'{k}={v:g}' for k, v in SCALES.items())}"
             ) from None

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import REPO, oocbench_cli
 
@@ -16,6 +18,11 @@ def test_list_shows_adapters_datasets_scales(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "sklearn.sgd" in out.stdout and "installed" in out.stdout
     assert "synth-binary" in out.stdout and "xxl" in out.stdout
+    out = oocbench_cli("list", "--json", cwd=tmp_path)
+    kinds = {a["name"]: a["memory"] for a in json.loads(out.stdout)["adapters"]}
+    # which adapters stream the rows and which hold them all in RAM (the in-memory references, the binned trees)
+    assert kinds["sklearn.sgd"] == kinds["vw.linear"] == kinds["xgboost.external-memory"] == "out of core"
+    assert kinds["sklearn.batch"] == kinds["lightgbm.gbdt"] == kinds["xgboost.in-memory"] == "in memory"
 
 
 def test_unknown_adapter_exits_2_and_lists_valid(tmp_path):
@@ -29,6 +36,24 @@ def test_unknown_dataset_and_scale_exit_2(tmp_path):
     assert out.returncode == 2 and "synth-binary" in out.stderr
     out = oocbench_cli("generate", "synth-binary", "--scale", "lots", cwd=tmp_path)
     assert out.returncode == 2 and "xs=" in out.stderr
+
+
+@given(mantissa=st.integers(1, 999), exponent=st.integers(0, 6))
+def test_a_row_count_as_the_reports_print_it_is_a_scale(mantissa, exponent):
+    """Reports label scales "10k", "1M", "2.5M"; the same text given to --scale is the same row count."""
+    from oocbench.config import parse_scale
+    from oocbench.fmt import fmt_rows
+
+    rows = mantissa * 10**exponent
+    assert parse_scale(fmt_rows(rows)) == rows
+
+
+@pytest.mark.parametrize("bad", ["1m", "k", "1.5", "M1", "1.0001k"])
+def test_a_scale_that_is_not_a_whole_row_count_is_refused(bad):
+    from oocbench.config import parse_scale
+
+    with pytest.raises(ValueError, match="scale"):
+        parse_scale(bad)
 
 
 def test_run_generates_data_prints_summary_and_appends_full_record(tmp_path):
@@ -69,6 +94,9 @@ def test_third_party_adapter_via_entry_point(tmp_path):
     env = {"PYTHONPATH": str(site)}
     out = oocbench_cli("list", cwd=tmp_path, env=env)
     assert "example.perceptron" in out.stdout and "entry-point" in out.stdout, out.stdout
+    listed = json.loads(oocbench_cli("list", "--json", cwd=tmp_path, env=env).stdout)["adapters"]
+    entry = next(a for a in listed if a["name"] == "example.perceptron")
+    assert entry["source"] == "entry-point (oocbench-example-adapter 0.1.0)"  # the adapter package's own release
     out = oocbench_cli("run", "--adapter", "example.perceptron", "--dataset", "synth-binary", "--scale", "5000",
                        "--no-memray", cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr

@@ -32,6 +32,19 @@ def test_list_and_datasets_piped_print_every_name_in_full_and_json_parses(tmp_pa
     assert {d["name"] for d in catalog} == set(dataset_names()) and all("task" in d for d in catalog)
 
 
+@pytest.mark.parametrize("args", [
+    ("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "lots", "--json"),  # our check
+    ("run", "--adapter", "sklearn.sgd", "--json", "--repeat", "many"),  # argparse's own
+    ("list", "--json", "--no-such-option"),
+])
+def test_a_usage_error_with_json_is_a_json_document_on_stdout_too(args, tmp_path):
+    """A script that parses stdout got an empty document on a usage error; the one line stays on stderr."""
+    out = _piped(*args, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip()
+    doc = json.loads(out.stdout)
+    assert doc["exit"] == 2 and doc["error"].startswith("oocbench") and "Traceback" not in out.stderr
+
+
 def test_run_json_strict_and_repeats_of_a_short_case(data, tmp_path):
     res = tmp_path / "res"
     out = _piped("run", "--adapter", "sklearn.sgd", "--dataset", "synth-binary", "--scale", "1800", "--data",

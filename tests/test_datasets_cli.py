@@ -9,7 +9,7 @@ def test_generate_then_datasets_lists_it_with_its_optimum(tmp_path):
     out = oocbench_cli("generate", "synth-regression", "--scale", "2000", "--out", str(tmp_path / "d"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "known optimum on the holdout: rmse" in out.stdout
-    out = oocbench_cli("datasets", "--out", str(tmp_path / "d"), cwd=tmp_path)
+    out = oocbench_cli("datasets", "--data", str(tmp_path / "d"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if "synth-regression" in ln)
     assert "2,000" in line and "rmse" in line and "regression" in line

@@ -70,7 +70,7 @@ def test_a_manifest_edited_to_fewer_rows_is_refused(tmp_path, data):
     _edit_manifest(root, half)
     out, records = _run(tmp_path, data)
     _refused(out, records, str(data / SHARD), "holds 2,000 rows, the manifest says 1,000",
-             "oocbench generate synth-binary --scale 2000 --out")
+             "oocbench generate synth-binary --scale 2000 --data")
 
 
 def test_a_shard_with_renamed_columns_names_the_file_and_column(tmp_path, data):

@@ -340,7 +340,7 @@ def test_datasets_lists_a_dataset_with_a_deleted_or_cut_shard_as_damaged(tmp_pat
     out = oocbench_cli("datasets", "--out", str(data), cwd=tmp_path)
     text = _text(out)
     assert out.returncode == 0 and f"damaged: {shard} is missing" in text, text
-    assert f"oocbench generate synth-binary --scale 2000 --out {data}" in text
+    assert f"oocbench generate synth-binary --scale 2000 --data {data}" in text
     shard.write_bytes(b"x" * 100)
     (row,) = [r for r in json.loads(oocbench_cli("datasets", "--json", "--out", str(data), cwd=tmp_path).stdout)
               if r["name"] == "synth-binary"]

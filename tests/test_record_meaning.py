@@ -94,7 +94,7 @@ def test_a_dataset_cut_to_half_its_rows_is_never_recorded_at_its_scale(tmp_path,
     _forge(root, "train-00000.parquet", pq.read_table(root / "train-00000.parquet").slice(0, ROWS // 2))
     out, records = _run(tmp_path, data)
     _refused(out, records, str(root), "holds 1,000 training rows, not the 2,000 it was written with",
-             f"oocbench generate synth-binary --scale {ROWS} --out")
+             f"oocbench generate synth-binary --scale {ROWS} --data")
     raw = json.loads((root / "manifest.json").read_text())
     del raw["seal"]  # a dataset from before seals: the same refusal (the scale is checked without one)
     (root / "manifest.json").write_text(json.dumps(raw))

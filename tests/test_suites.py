@@ -190,6 +190,8 @@ def test_the_default_suite_carries_three_views_at_their_own_scales():
     assert suite.scales_of("matched") == suite.scales and suite.budget_s == DEFAULT_BUDGET_S
     assert suite.scales_of("recommended") == suite.scales_of("tuned") == (100_000,)
     assert set(suite.once_profiles) == {"recommended", "tuned"}
+    # what keeps the hour: short cases twice, no memray run on the dataset read for its losses
+    assert suite.short_repeats == 2 and suite.rss_only_datasets == ("synth-nonlinear",)
     cases = expand(suite, ["sklearn.sgd"], datasets=["synth-ctr"])
     assert [(c.scale, c.profile) for c in cases] == [
         (100_000, "matched"), (100_000, "recommended"), (100_000, "tuned"),
@@ -208,7 +210,12 @@ def test_a_once_profile_runs_one_time_without_memray_while_the_others_repeat(tmp
 
     monkeypatch.setenv("OOCBENCH_DATA_DIR", str(data_base))
     cases = [CaseSpec("sklearn.sgd", "synth-binary", 2000, profile=p) for p in ("matched", "recommended")]
-    records = run_cases(cases, tmp_path, Limits(timeout_s=120), memray=True, repeat_short=2, once=["recommended"])
-    got = sorted((r.case.profile, r.case.repeat, r.memory.heap_peak_bytes is not None) for r in records)
+    cases.append(CaseSpec("sklearn.sgd", "synth-ctr", 2000))  # a dataset of the suite's rss_only_datasets
+    records = run_cases(cases, tmp_path, Limits(timeout_s=120), memray=True, repeat_short=2, once=["recommended"],
+                        rss_only=["synth-ctr"])
+    got = sorted((r.case.dataset, r.case.profile, r.case.repeat, r.memory.heap_peak_bytes is not None)
+                 for r in records)
     assert all(r.status == "ok" for r in records), [r.reason for r in records]
-    assert got == [("matched", 0, True), ("matched", 1, False), ("recommended", 0, False)]
+    assert got == [("synth-binary", "matched", 0, True), ("synth-binary", "matched", 1, False),
+                   ("synth-binary", "recommended", 0, False),
+                   ("synth-ctr", "matched", 0, False), ("synth-ctr", "matched", 1, False)]  # RSS only, repeated

@@ -230,3 +230,16 @@ def test_tuned_cases_are_a_section_of_their_own_with_the_passes_they_won_in_thei
     by = {key: sorted(g.label() for g in groups) for key, groups in sections(case_groups(records)).items()}
     assert by == {("synth-ctr", "recommended", "1", ""): ["sklearn.sgd", "vw.linear"],
                   ("synth-ctr", TUNED, "1", ""): ["sklearn.sgd alpha=0.001", "vw.linear bit_precision=22 passes=3"]}
+
+
+def test_grid_points_share_the_machine_only_when_every_tuned_case_runs_on_one_thread():
+    """Points are fitted for their validation loss alone, so they may run side by side (one per core); a case
+    using every core would be slowed by its neighbour for nothing."""
+    from dataclasses import replace
+
+    from oocbench.harness.tune import MAX_TUNE_WORKERS, tune_workers
+
+    one = CaseSpec("sklearn.sgd", "synth-ctr", ROWS, profile=TUNED)
+    assert tune_workers([one]) == max(1, min(MAX_TUNE_WORKERS, os.cpu_count() or 1))
+    assert tune_workers([one, replace(one, threads="all")]) == 1
+    assert tune_workers([replace(one, profile="matched", threads="all"), one]) == tune_workers([one])

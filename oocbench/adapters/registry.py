@@ -80,7 +80,9 @@ def discover() -> dict[str, AdapterEntry]:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in entries:
             continue
-        dist = ep.dist.name if ep.dist else "?"
+        # the adapter package's own name and version: its library's version (numpy's, for a numpy learner) says
+        # nothing about which release of the adapter ran
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
         entries[ep.name] = _load(AdapterEntry(ep.name, ep.value, f"entry-point ({dist})"))
     return dict(sorted(entries.items()))
 

@@ -202,7 +202,7 @@ def check_free_disk(gen, root: Path | str | Location, rows: int, seed: int, trut
         raise NotEnoughDiskError(
             f"{path}: not enough disk for {gen.name} at {rows:,} rows: about {need / 2**20:,.1f} MiB needed "
             f"({per_row:.0f} B/row, estimated from {sample.num_rows:,} rows, + 5%), {free / 2**20:,.1f} MiB free "
-            f"at {existing}; free space, or write the data elsewhere (--out / --data), or use a smaller --scale")
+            f"at {existing}; free space, or write the data elsewhere (--data), or use a smaller --scale")
 
 
 def build_synthetic(gen, root: Path | str | Location, rows: int, seed: int = 0, rows_per_shard: int = 1 << 20,

@@ -114,8 +114,8 @@ class ShardedDataset:
         if src.get("kind") == "file":
             cmd += f" --from-file {src.get('path', 'PATH')} --target {src.get('target', 'COLUMN')}"
         cmd += f" --scale {rows.group(1)}" + (f" --seed {seed.group(1)}" if seed.group(1) != "0" else "")
-        # always --out: the data directory may have come from `run --data` or the environment of another shell
-        cmd += f" --out {loc.parent.parent.parent}"  # str(): a URL without its query (options, secrets)
+        # always --data: the data directory may have come from `run --data` or the environment of another shell
+        cmd += f" --data {loc.parent.parent.parent}"  # str(): a URL without its query (options, secrets)
         return f"run `{cmd}` to rewrite it"
 
     def _fingerprint(self) -> str:

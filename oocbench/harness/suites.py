@@ -67,6 +67,11 @@ class Suite:
     #: profiles whose cases run once, with no memray run: views read for their loss, whose speed is one run's and
     #: whose heap peak is not measured (what keeps three views of ``default`` in its hour)
     once_profiles: tuple[str, ...] = ()
+    #: runs of a short case with ``repeats="auto"`` (its first run and the repeats after it)
+    short_repeats: int = 3
+    #: datasets whose cases run without the memray run (memory from RSS alone): a dataset read for its losses
+    #: whose batches have the shape of another's that gets the heap figure
+    rss_only_datasets: tuple[str, ...] = ()
 
     def scales_of(self, profile: str) -> tuple[int, ...]:
         """The scales the cases of ``profile`` run at."""
@@ -92,14 +97,16 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("default", ("synth-binary", "synth-ctr", "synth-nonlinear"), (100_000, 1_000_000, 10_000_000),
           profiles=("matched", "recommended", "tuned"), budget_s=DEFAULT_BUDGET_S,
           profile_scales={"recommended": (100_000,), "tuned": (100_000,)}, once_profiles=("recommended", "tuned"),
-          tune_scale=10_000,
+          tune_scale=10_000, short_repeats=2, rss_only_datasets=("synth-nonlinear",),
           description="the published report (reports/default): every adapter on dense, wide categorical and "
                       "nonlinear data in three views. matched (the same model in every library) at 10^5, 10^6 and "
-                      "10^7 rows (two decades: a scaling exponent), short cases three times, a case projected past "
+                      "10^7 rows (two decades: a scaling exponent), short cases twice, a case projected past "
                       f"{DEFAULT_BUDGET_S:g} s from its smaller scale recorded skipped; recommended (each "
                       "library's documented practice) and tuned (each adapter's grid fitted at 10^4 rows on a "
-                      "validation tail) at 10^5 rows, each case once and without the memray run (no heap peak). "
-                      "10^4 rows and more scales for the other views are left out to stay under 60 min on 2 cores"),
+                      "validation tail, a point per core at a time) at 10^5 rows, each case once and without the "
+                      "memray run (no heap peak). To stay under 60 min on 2 cores: 10^4 rows and more scales for "
+                      "the other views are left out, short cases run twice (not three times), and synth-nonlinear "
+                      "(dense, synth-binary's shape; read for its losses) has no memray run"),
     Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift", "synth-nonlinear"),
           (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"), threads=("1", "all"),
           description="up to 10^7 rows, concept drift too, both profiles and thread modes"),
@@ -483,7 +490,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               on_plan: Callable[[list[CaseSpec]], None] | None = None,
               on_finished: Callable[[CaseSpec], None] | None = None,
               extra_of: Callable[[CaseSpec], dict[str, Any]] | None = None,
-              once: Iterable[str] = ()) -> list[CaseRecord]:
+              once: Iterable[str] = (), rss_only: Iterable[str] = ()) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
 
     ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
@@ -493,7 +500,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     ``on_finished`` hears every case once it leaves the queue: it ran, was kept, or failed in the harness.
     ``extra_of`` gives what the record of a case run now adds to its ``extra`` (a tuned case's ``tuning``, see
     :meth:`oocbench.harness.tune.TunedRun.extra_of`). Cases whose profile is in ``once`` (a suite's
-    ``once_profiles``) are not repeated and run without memray.
+    ``once_profiles``) are not repeated and run without memray; cases of a dataset in ``rss_only`` (a suite's
+    ``rss_only_datasets``) run without memray.
 
     With ``limits.budget_s``, a case projected past it (:func:`over_budget`) is recorded ``skipped`` unrun.
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
@@ -512,7 +520,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
         check_results_dir(Path(results), todo)
     out: list[CaseRecord] = []
     queue, planned = list(cases), {c.key() for c in cases}
-    once = frozenset(once)
+    once, rss_only = frozenset(once), frozenset(rss_only)
 
     def more_repeats(i: int, record: CaseRecord) -> None:
         spec = record.case
@@ -549,7 +557,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
             on_start(spec)
         try:
             record = run_case(spec, limits, memray=memray and spec.profile not in once
-                              and not (repeat_short > 1 and spec.repeat > 0))
+                              and spec.dataset not in rss_only and not (repeat_short > 1 and spec.repeat > 0))
             record.extra.update(extra_of(spec) if extra_of else {})
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
             more_repeats(i, record)

@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from oocbench.records import HARNESS_KNOBS, CaseRecord, CaseSpec, SkippedLine, a
 
 #: where the grid points' records go, in the results directory
 TUNING_FILE = "tuning.jsonl"
+#: the most grid points run at once (each a process of its own, on one thread; see :func:`tune_workers`)
+MAX_TUNE_WORKERS = 4
 #: how the winner is chosen (``{loss}``: the task's headline loss)
 RULE = ("lowest validation {loss} (the task's headline loss: log loss for binary, RMSE for regression) on the "
         "validation tail; ties go to the point listed first in the grid's declared order; a point that did not end "
@@ -175,11 +178,25 @@ def _split_point(point: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
             {k: v for k, v in point.items() if k in HARNESS_KNOBS})
 
 
+def tune_workers(cases: Iterable[CaseSpec]) -> int:
+    """How many grid points run at once: one per core (at most :data:`MAX_TUNE_WORKERS`) when every tuned case
+    runs on one thread, else one. Only a point's validation loss is used, never its time or memory, so points
+    may share the machine; a case's own measurements never overlap anything."""
+    import os
+
+    if any(c.threads != "1" for c in cases if c.profile == TUNED):
+        return 1
+    return max(1, min(MAX_TUNE_WORKERS, os.cpu_count() or 1))
+
+
 def tune_group(specs: list[CaseSpec], results: Path, limits: Limits, scale: int, scale_from: str,
                force: bool = False, data_base: Path | str | None = None,
                on_point: Callable[[CaseRecord, bool], None] | None = None,
-               skipped: list[SkippedLine] | None = None) -> Tuning:
+               skipped: list[SkippedLine] | None = None, workers: int = 1) -> Tuning:
     """Tune one group of tuned cases (:func:`group_of`): run or reuse every grid point, choose the winner.
+
+    ``workers`` > 1 runs that many grid points at once (each still in its own process) once the first has run
+    alone (an adapter that cannot run says so once); records are kept and reported in grid order.
 
     Raises whatever :func:`~oocbench.harness.runner.run_case` raises for a failure of the harness (a damaged
     dataset): the caller does not run the group's cases then (their tuning is incomplete), and a rerun retries.
@@ -227,23 +244,37 @@ def tune_group(specs: list[CaseSpec], results: Path, limits: Limits, scale: int,
     kept_records = {} if force else _filed(path, limits, skipped)
     records, kept = [], []
     loss = loss_name(task)
-    for point, spec in zip(points, specs_of, strict=True):
-        key = point_key(spec, train, valid)
-        if key in kept_records:
-            record, was_kept = kept_records[key], True
-        else:
-            record = run_case(spec, limits, memray=False, data_base=data_base,
-                              validation={"train_rows": train, "valid_rows": valid})
-            if not records and record.status in ("not-installed", "skipped"):  # its cases say why themselves
-                t.facts = {"grid": {k: list(v) for k, v in grid.items()},
-                           "why": f"not tuned: its grid point was {record.status} ({record.reason})"}
-                return t
-            record, was_kept = _as_point(record, key, point, train, valid, loss), False
-            append_record(path, record)
-        records.append(record)
-        kept.append(was_kept)
-        if on_point:
-            on_point(record, was_kept)
+
+    def fit(spec: CaseSpec) -> CaseRecord:
+        return run_case(spec, limits, memray=False, data_base=data_base,
+                        validation={"train_rows": train, "valid_rows": valid})
+
+    fresh = [i for i, s in enumerate(specs_of) if point_key(s, train, valid) not in kept_records]
+    pool = ThreadPoolExecutor(workers) if workers > 1 and len(fresh) > 1 else None
+    futures: dict[int, Future] = {}
+    try:
+        for i, (point, spec) in enumerate(zip(points, specs_of, strict=True)):
+            key = point_key(spec, train, valid)
+            if key in kept_records:
+                record, was_kept = kept_records[key], True
+            else:
+                future = futures.pop(i, None)
+                record = future.result() if future else fit(spec)
+                if not records and record.status in ("not-installed", "skipped"):  # its cases say why themselves
+                    t.facts = {"grid": {k: list(v) for k, v in grid.items()},
+                               "why": f"not tuned: its grid point was {record.status} ({record.reason})"}
+                    return t
+                if pool is not None and future is None:  # the first ran alone: start the others
+                    futures = {j: pool.submit(fit, specs_of[j]) for j in fresh if j > i}
+                record, was_kept = _as_point(record, key, point, train, valid, loss), False
+                append_record(path, record)
+            records.append(record)
+            kept.append(was_kept)
+            if on_point:
+                on_point(record, was_kept)
+    finally:
+        if pool is not None:  # an early return or Ctrl-C: no new point starts; running ones end with their process
+            pool.shutdown(wait=True, cancel_futures=True)
     t.points = records
     t.facts = tuning_facts(grid, fixed, scale, scale_from, train, valid, loss, records, kept)
     if (w := t.facts["winner"]) is not None:
@@ -271,7 +302,7 @@ def tune(cases: Iterable[CaseSpec], results: Path, limits: Limits | None = None,
          on_point: Callable[[CaseRecord, bool], None] | None = None,
          on_tuned: Callable[[Tuning], None] | None = None,
          errors: list[tuple[CaseSpec, str]] | None = None,
-         skipped: list[SkippedLine] | None = None) -> TunedRun:
+         skipped: list[SkippedLine] | None = None, workers: int = 1) -> TunedRun:
     """Tune the ``tuned`` cases among ``cases`` (the others pass through) and return what to run.
 
     Parameters
@@ -293,6 +324,8 @@ def tune(cases: Iterable[CaseSpec], results: Path, limits: Limits | None = None,
         group, which then does not run (a rerun retries it); without it, the exception propagates.
     skipped : list of SkippedLine, optional
         Lines of ``tuning.jsonl`` that are not valid records.
+    workers : int
+        Grid points run at once (:func:`tune_workers` gives the machine's); records stay in grid order.
     """
     limits = limits or Limits()
     cases = list(cases)
@@ -305,7 +338,8 @@ def tune(cases: Iterable[CaseSpec], results: Path, limits: Limits | None = None,
         at, why = (scale, "asked for (--tune-scale or the suite's tune_scale)") if scale else (
             min(c.scale for c in specs), "the smallest scale of the run")
         try:
-            t = tune_group(specs, results, limits, at, f"{why}: {at:,} rows", force, data_base, on_point, skipped)
+            t = tune_group(specs, results, limits, at, f"{why}: {at:,} rows", force, data_base, on_point, skipped,
+                           workers=workers)
         except Exception as exc:
             if errors is None:
                 raise
