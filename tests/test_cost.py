@@ -38,7 +38,6 @@ def test_the_verdict_names_the_cheapest_learner_at_the_prices_given_on_the_comma
     import re
 
     from oocbench.records import append_record
-    from oocbench.reports.verdict import LEARNED_MARGIN
     from tests.conftest import oocbench_cli
 
     runs = [run_case(CaseSpec(a, dataset, 20_000), Limits(timeout_s=120), memray=False, data_base=data_base)
@@ -46,10 +45,9 @@ def test_the_verdict_names_the_cheapest_learner_at_the_prices_given_on_the_comma
     for r in runs:
         assert r.status == "ok", r.reason
         append_record(tmp_path / "results" / "records.jsonl", r)
-    best = min(r.metrics["log_loss"] for r in runs)
-    learned = [r for r in runs if r.metrics["log_loss"] <= best * (1 + LEARNED_MARGIN)
+    learned = [r for r in runs if r.metrics["log_loss"] < r.baseline["log_loss"]  # beat the constant predictor
                and not r.adapter_info.get("reference")]
-    if dataset == "synth-binary":  # at the optimum after 10^4 rows: both streaming learners rank
+    if dataset == "synth-binary":  # both streaming learners beat the constant predictor there
         assert len(learned) == 2
     for core_hour, gb_hour in ((1.0, 0.0), (0.0, 1.0)):
         prices = Prices(core_hour=core_hour, gb_hour=gb_hour)
@@ -57,7 +55,7 @@ def test_the_verdict_names_the_cheapest_learner_at_the_prices_given_on_the_comma
                            "--core-hour", str(core_hour), "--gb-hour", str(gb_hour), cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         html = (tmp_path / "report" / "index.html").read_text()
-        row = re.search(r"<table class=verdict>.*?<tr data-scale=\"20000\">(.*?)</tr>", html, re.S).group(1)
+        row = re.search(r"<table class=verdict>.*?<tr data-scale=\"20000\" data-view=\"all\"[^>]*>(.*?)</tr>", html, re.S).group(1)
         cells = re.findall(r"<td[^>]*>", row)
         cheapest = re.search(r'data-winner="([^"]+)"', cells[4])
         if not learned:  # only the in-memory reference learned: it has no price, nobody is cheapest

@@ -1,6 +1,7 @@
-"""The published reports hold what issue 17 promised: the default suite over >= 4 scales spanning >= 3 decades per
-dataset with every adapter, and a series on wide categorical data that reaches a scale larger than RAM, where
-the streaming adapters finish and the in-memory ones end oom."""
+"""The published reports hold what issues 17 and 24 promised: the default suite over >= 3 scales spanning >= 2
+decades per dataset with every adapter in three views (matched, recommended, tuned), and a series on wide
+categorical data that reaches a scale larger than RAM, where the streaming adapters finish and the in-memory ones
+end oom."""
 
 from __future__ import annotations
 
@@ -21,14 +22,19 @@ def default():
     return load_records(DEFAULT)
 
 
-def test_the_default_report_spans_four_scales_over_three_decades_per_dataset(default):
-    scales = defaultdict(set)
+def test_the_default_report_spans_three_scales_over_two_decades_per_dataset_and_three_views(default):
+    """Matched at 10^5-10^7 (what a memory-scaling exponent needs; 10^4 was left out to fit the three views in
+    the hour, issue 24), recommended and tuned beside it at 10^5."""
+    scales, views = defaultdict(set), defaultdict(set)
     for r in default:
         if r.status == "ok":
-            scales[r.case.dataset].add(r.case.scale)
+            views[r.case.dataset].add(r.case.profile)
+            if r.case.profile == "matched":
+                scales[r.case.dataset].add(r.case.scale)
     assert set(scales) == {"synth-binary", "synth-ctr", "synth-nonlinear"}
     for dataset, ok in scales.items():
-        assert len(ok) >= 4 and max(ok) / min(ok) >= 1000, (dataset, sorted(ok))
+        assert len(ok) >= 3 and max(ok) / min(ok) >= 100, (dataset, sorted(ok))
+        assert views[dataset] == {"matched", "recommended", "tuned"}, (dataset, views[dataset])
 
 
 def test_the_default_report_has_every_adapter_and_says_why_a_case_did_not_run(default):

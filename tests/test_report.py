@@ -172,14 +172,12 @@ def test_plots_versions_machine_and_verdict_shown(results, report):
     assert ok.adapter_info["version"] in text and f"<td>{ok.provenance['oocbench']}</td>" in text
     assert (ok.provenance["git_commit"] or "git commit") in text  # None outside a git checkout
     assert ok.adapter_info["api_path"] in text.replace("&#x27;", "'")
-    assert "thread mode 1" in text and "Verdict" in text and "outside the margin" in text
-    # the verdict names, at 6,000 rows, the faster of the adapters that learned (computed from the records)
+    assert "thread mode 1" in text and "Verdict" in text and "learned nothing" in text
+    # the verdict names, at 6,000 rows, the fastest of the adapters that beat the constant predictor
     groups = [g for g in case_groups(records) if g.dataset == "synth-binary"]
     v = next(v for v in verdicts(groups) if v.scale == 6000)
     at = [g for g in groups if g.scale == 6000 and g.ok]
-    best = min(g.median("loss") for g in at)
-    learned = [g for g in at
-               if g.median("loss") <= best * 1.01 and g.median("loss") < g.records[0].baseline["log_loss"]]
+    learned = [g for g in at if g.median("loss") < g.records[0].baseline["log_loss"]]  # beat the constant
     assert v.fastest.winner is max(learned, key=lambda g: g.median("rows_per_s")) and v.compared == 2
     assert {g.status for g in v.failed} == {"timeout", "oom"} and {g.status for g in v.not_run} == {"skipped"}
 
@@ -271,6 +269,24 @@ def test_memory_exponent_only_from_three_scales_over_two_decades(tmp_path, scale
         assert 'data-scaling="n/a"' in html and "data-exponent" not in html
 
 
+def test_flat_memory_is_reported_as_measured_not_projected(tmp_path):
+    """A streaming learner whose memory levels off (20 MB, +5% per decade) was projected to GiB at 10^9 rows from
+    a few MiB of noise; it is flat: the range measured, no projection. An in-memory one beside it is projected."""
+    flat = [_memory_record(n, 20e6 * 1.05 ** i) for i, n in enumerate((10_000, 100_000, 1_000_000))]
+    for r in flat:
+        r.case = CaseSpec("sklearn.sgd", "synth-binary", r.case.scale)
+    growing = [_memory_record(n, 50e6 + 400.0 * n) for n in (10_000, 100_000, 1_000_000)]
+    html = build_report(flat + growing, tmp_path / "rep", project_rows=1e9).read_text()
+    sgd = re.search(r'<tr data-line="sklearn.sgd"[^>]*data-flat="true">(.*?)</tr>', html, re.S)
+    assert sgd, "sklearn.sgd not reported flat"
+    assert f"flat: {fmt_bytes(20e6)} to {fmt_bytes(20e6 * 1.05**2)} measured (10k to 1M rows)" in sgd.group(1)
+    assert "fits" in sgd.group(1) and "as measured" in sgd.group(1)
+    assert re.search(r'<tr data-line="sklearn.batch"[^>]*data-flat="false">', html)
+    assert memory_scaling([(r.case.scale, r.memory.rss_fit_bytes) for r in flat]).projected(1e9) is None
+    caption = html.split("Not projected, flat over the largest decade measured")[1][:200]
+    assert "sklearn.sgd" in caption and "sklearn.batch" not in caption
+
+
 def test_project_rows_must_be_a_row_count(tmp_path):
     with pytest.raises(ValueError, match="project_rows"):
         build_report([_memory_record(1000, 1e6)], tmp_path / "rep", project_rows=0)
@@ -323,9 +339,20 @@ def test_busy_machine_rule_and_warning(results, tmp_path):
     assert busy_reason(every_core)
     html = build_report([quiet], tmp_path / "q").read_text()
     assert "while the machine was busy" not in html and 'data-busy="no"' in html
-    html = build_report([quiet, busy], tmp_path / "b").read_text()
-    assert "1 of 2 case(s) ran while the machine was busy" in html and 'data-busy="yes"' in html
+    # a case skipped over the budget never ran: it is not counted among those the banner counts
+    skipped = CaseRecord(case=replace(quiet.case, scale=quiet.case.scale * 10), status="skipped", reason="budget")
+    html = build_report([quiet, busy, skipped], tmp_path / "b").read_text()
+    assert "1 of 2 case(s) that ran did so while the machine was busy" in html and 'data-busy="yes"' in html
     assert "1-minute load average at case start" in html
+    # the README's headline says so too (it dropped the warning the HTML shows)
+    from oocbench.reports.headline import headline_markdown
+
+    plain = [copy.deepcopy(r) for r in (quiet, busy, skipped)]  # the headline's setting: no batch size of its own
+    for r in plain:
+        r.case = CaseSpec(r.case.adapter, r.case.dataset, r.case.scale, repeat=r.case.repeat)
+    table = headline_markdown(plain, "R")
+    assert "**1 of 2 cases that ran did so while the machine was busy**" in table, table
+    assert "synth-binary" in headline_markdown(plain[:1], "R") and "busy" not in headline_markdown(plain[:1], "R")
 
 
 def test_library_versions_keyed_by_name_even_in_old_records(results, tmp_path):

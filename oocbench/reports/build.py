@@ -188,7 +188,7 @@ def _write(records: list[CaseRecord], out: Path, source: str, project_rows: floa
                     project_rows, prices)
         anchor = f"s{i}"
         nav.append(f'<a href="#{anchor}">{H.esc(s.title)}</a>')
-        verdict_html.append(f"<h3>{H.esc(s.title)}</h3>" + T.verdict_table(s.verdicts, s.task))
+        verdict_html.append(f"<h3>{H.esc(s.title)}</h3>" + T.verdict_table(s.verdicts, s.task, s.out_of_core_verdicts))
         section_html.append(_section_html(s, anchor))
 
     # grids of settings (--param) and what each model learned: sections of their own, shown when they have data

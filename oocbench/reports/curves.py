@@ -12,7 +12,6 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from oocbench.fmt import fmt_num, fmt_rows, fmt_seconds
@@ -32,7 +31,7 @@ from oocbench.reports.draw import (
 )
 from oocbench.reports.section import Section
 from oocbench.reports.style import RC
-from oocbench.reports.verdict import LEARNED_MARGIN, beats_constant, pareto_front
+from oocbench.reports.verdict import beats_constant
 
 
 def curve_points(curve: Any, key: str) -> list[tuple[float, float]] | None:
@@ -124,7 +123,7 @@ def learning_curve_plot(s: Section) -> Plot | None:
 
 def pareto_plot(s: Section) -> Plot:
     """Fit seconds against holdout loss, one panel per scale; the Pareto front among the models better than the
-    constant predictor is ringed, the band of losses the verdict counts as learned is shaded."""
+    constant predictor (the verdict's front) is ringed and joined."""
     key, label = get_task(s.task).loss.key, get_task(s.task).loss.label
     scales = s.scales
     verdicts = {v.scale: v for v in s.verdicts}
@@ -137,8 +136,7 @@ def pareto_plot(s: Section) -> Plot:
         for ax, scale in zip(axes, scales):
             v = verdicts[scale]
             pts = [g for g in s.groups if g.scale == scale and g.median("fit_s") and g.median("loss") is not None]
-            learners = [g for g in pts if beats_constant(g)]
-            front = {id(learners[i]) for i in pareto_front([(g.median("fit_s"), g.median("loss")) for g in learners])}
+            front = {id(g) for g in v.front}
             for g in pts:
                 st = s.styles[g.label()]
                 hollow = not beats_constant(g)
@@ -149,10 +147,8 @@ def pareto_plot(s: Section) -> Plot:
                     ax.plot([g.median("fit_s")], [g.median("loss")], marker="o", markersize=15, linestyle="none",
                             markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.2)
             if front:
-                f = sorted((g.median("fit_s"), g.median("loss")) for g in learners if id(g) in front)
+                f = [(g.median("fit_s"), g.median("loss")) for g in v.front]
                 ax.step([p[0] for p in f], [p[1] for p in f], where="post", color="black", linewidth=0.8, alpha=0.6)
-            if v.threshold is not None:
-                ax.axhspan(v.best_loss, v.threshold, color="#2e7d32", alpha=0.15, linewidth=0)
             missing = [g for g in s.groups if g.scale == scale and all(g is not p for p in pts)]
             if missing:
                 notes.append(f"{fmt_rows(scale)} rows: " + ", ".join(f"{g.label()} ({g.status})" for g in missing))
@@ -163,7 +159,7 @@ def pareto_plot(s: Section) -> Plot:
             ax.set_xlim(min(times) / 1.5, max(times) * 1.5)
             log_ticks(ax.xaxis, fmt_seconds, min(times) / 1.5, max(times) * 1.5)
             if v.constant is not None:
-                constant_line(ax, v.constant, [g.median("loss") for g in pts] + [v.threshold or v.constant])
+                constant_line(ax, v.constant, [g.median("loss") for g in pts] + [v.constant])
                 optimum = [r.optimum[key] for g in pts for r in g.ok if key in r.optimum]
                 floor = min(optimum) if optimum else v.best_loss if v.best_loss is not None else v.constant
                 cap_losses(ax, floor, v.constant, [(g.median("fit_s"), g.median("loss"), s.styles[g.label()].color,
@@ -178,9 +174,6 @@ def pareto_plot(s: Section) -> Plot:
                               for line in sorted({g.label() for g in s.groups if g.ok})]
         handles.append(Line2D([], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor="black",
                               linestyle="none", label="Pareto-optimal"))
-        if any(v.threshold is not None for v in verdicts.values()):
-            handles.append(Patch(color="#2e7d32", alpha=0.15, label=f"within {LEARNED_MARGIN:.0%} of the best "
-                                                                     f"{label}: ranked in the verdict"))
         if any(v.constant is not None for v in verdicts.values()):
             handles.append(Line2D([], [], label="constant predictor", **CONSTANT_LINE))
         if hollow_any:
@@ -192,8 +185,8 @@ def pareto_plot(s: Section) -> Plot:
         rel = save(fig, s.out_dir, f"{s.stem}-pareto")
     caption = (f"Median fit time against median holdout {label} per adapter and scale. Ringed: Pareto-optimal "
                "among the models better than the constant predictor (no such model is both faster and more "
-               f"accurate at that scale). Shaded: within {LEARNED_MARGIN:.0%} of the best {label}, the band the "
-               "verdict ranks; a fast point above it is a fast way to a worse model.")
+               f"accurate at that scale), joined by a step line: along it, each step to a lower {label} costs the fit "
+               "time shown; a point above the line is a slower way to a model no better.")
     if notes:
         caption += " Not plotted (no successful repeat): " + "; ".join(notes) + "."
     return Plot(rel, "Accuracy vs time (Pareto front)",

@@ -2,13 +2,15 @@
 
 Each row is one scale; its cells are the report's verdict there (:mod:`oocbench.reports.verdict`, the same
 code): the fastest, the leanest, the most accurate and the cheapest per 10^9 rows among the adapters that
-learned (within 1% of the best loss), each with its figure and the adapters it ties with. Where adapters that
-hold every row in RAM ran, a second row per scale ("out of core") gives the same verdict among the others only:
-the answer for data that does not fit in RAM. Only the default
-setting of each dataset counts (matched profile, one thread, no other setting; an adapter's overrides count only
-when it ran with no other, as the past-RAM series' XGBoost rounds): a grid point is a different question. Under each table: how many adapters ran, the date and machine the records name, and the
-command that printed it (``oocbench headline RESULTS``), so the README's figures can be checked against
-``reports/*/results.json`` at any time (``tests/test_headline.py`` does).
+learned (beat the constant predictor), each with its figure, its loss and gap to the best loss (loss is shown,
+not a gate) and the adapters it ties with; then the Pareto front of fit time against loss, fastest first. Where
+adapters that hold every row in RAM ran, a second row per scale ("out of core") gives the same verdict among the
+others only: the answer for data that does not fit in RAM. One table per dataset and view (matched, recommended,
+tuned profile); only the default setting counts (one thread, no other setting; an adapter's overrides count only
+when it ran with no other, as the past-RAM series' XGBoost rounds): a grid point is a different question. Under
+each table: how many adapters ran, the date and machine the records name, and the command that printed it
+(``oocbench headline RESULTS``), so the README's figures can be checked against ``reports/*/results.json`` at
+any time (``tests/test_headline.py`` does).
 
 >>> from oocbench.records import CaseRecord, CaseSpec, Timings, Memory
 >>> def rec(a, loss, rate):
@@ -18,11 +20,15 @@ command that printed it (``oocbench headline RESULTS``), so the README's figures
 ...                       memory=Memory(rss_fit_bytes=2**20, rss_peak_bytes=2**28))
 >>> print(headline_markdown([rec("a", 0.50, 2e6), rec("b", 0.501, 1e6), rec("c", 0.60, 9e6)], "RESULTS"))
 ... # doctest: +NORMALIZE_WHITESPACE
-**d** (binary; log loss on the holdout)
+**d**, matched profile: the same algorithm and settings for every library (implementation speed) (binary; log
+loss on the holdout)
 <BLANKLINE>
-| rows | fastest | leanest | most accurate | cheapest per 10^9 rows | learned of compared |
-|---|---|---|---|---|---|
-| 1k | a 2M rows/s | a 1 MiB (tie: b) | a 0.5000 | a $0.0045 | 2 of 3 |
+| rows | fastest (rows/s in fit) | leanest (fit memory) | most accurate (loss) | cheapest per 10^9 rows | Pareto front (fit time, loss) | learned of compared |
+|---|---|---|---|---|---|---|
+| 1k | c 9M rows/s (0.6000, +20.0%) | a 1 MiB (0.5000) (tie: b, c) | a 0.5000 | c $0.001 (0.6000, +20.0%) | c, a | 3 of 3 |
+<BLANKLINE>
+At 1k rows: a reaches the best log loss (0.5000) at 2M rows/s with 1 MiB of fit memory; c is 4.5x faster for
+20.0% more log loss.
 <BLANKLINE>
 <sub>Records of unknown date on an unknown machine. `oocbench headline RESULTS`</sub>
 """
@@ -31,24 +37,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from oocbench.analysis import summarize
+from oocbench.analysis import busy_reason, summarize
 from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
 from oocbench.reports.load import latest_per_case
-from oocbench.reports.model import CaseGroup, case_groups, sections
-from oocbench.reports.tables import fmt_dollars
-from oocbench.reports.verdict import Win, verdicts
+from oocbench.reports.model import NOT_RUN, CaseGroup, case_groups, sections
+from oocbench.reports.tables import answer_sentences, fmt_dollars
+from oocbench.reports.verdict import TIE_WITHIN, Verdict, Win, verdicts
 
-COLUMNS = ("fastest", "leanest", "most accurate", "cheapest per 10^9 rows")
+#: what each view answers, in the table's title
+VIEWS = {"matched": "matched profile: the same algorithm and settings for every library (implementation speed)",
+         "recommended": "recommended profile: each library with the settings its documentation recommends",
+         "tuned": "tuned: each library at its best grid point, chosen on validation rows (never the holdout)"}
+COLUMNS = ("fastest (rows/s in fit)", "leanest (fit memory)", "most accurate (loss)", "cheapest per 10^9 rows",
+           "Pareto front (fit time, loss)")
 FORMAT = {"rows_per_s": fmt_rate, "fit_memory": fmt_bytes, "loss": fmt_num, "cost_1e9": fmt_dollars}
 
 
-def _cell(win: Win | None) -> str:
+def _cell(win: Win | None, v: Verdict | None = None) -> str:
+    """The winner and its figure; with ``v``, its loss and gap to the best loss beside it (loss is not a gate)."""
     if win is None:
         return "-"
     text = f"{win.winner.label()} {FORMAT[win.figure](win.winner.median(win.figure))}"
+    if v is not None and (loss := win.winner.median("loss")) is not None:
+        gap = v.loss_gap(win.winner)
+        text += f" ({fmt_num(loss)}" + ("" if gap is None or gap <= TIE_WITHIN else f", +{gap:.1%}") + ")"
     if win.tied:
         text += f" (tie: {', '.join(t.label() for t in win.tied)})"
     return text
@@ -65,10 +80,6 @@ def _ran(v) -> str:
     if v.failed:
         text += "; " + ", ".join(f"{g.label()} {g.status}" for g in v.failed)
     return text
-
-
-def _in_memory(group: CaseGroup) -> bool:
-    return any(r.adapter_info.get("in_memory") or r.adapter_info.get("reference") for r in group.records)
 
 
 def _provenance(records: list[CaseRecord]) -> str:
@@ -88,25 +99,32 @@ def headline_markdown(records: Iterable[CaseRecord], command: str, prices: Price
     current, _ = latest_per_case(records)
     blocks = []
     for (dataset, profile, threads, setting), groups in sections(case_groups(current, prices)).items():
-        if profile != "matched" or threads != "1" or setting:
+        if profile not in VIEWS or threads != "1" or setting:
             continue
         task = next((g.task for g in groups if g.task), "")
         loss = get_task(task).loss.label
-        lines = [f"**{dataset}** ({task}; {loss} on the holdout)", "",
+        lines = [f"**{dataset}**, {VIEWS[profile]} ({task}; {loss} on the holdout)", "",
                  "| rows | " + " | ".join(COLUMNS) + " | learned of compared |", "|---" * (len(COLUMNS) + 2) + "|"]
-        streaming = [g for g in groups if not _in_memory(g)]
-        rows = [(fmt_rows(v.scale), v) for v in verdicts(groups)]
-        if len(streaming) < len(groups):  # what to use when the data does not fit in RAM
-            rows += [(f"{fmt_rows(v.scale)}, out of core", v) for v in verdicts(streaming)]
-            rows.sort(key=lambda row: (row[1].scale, row[0]))
+        streaming = [g for g in groups if not g.in_memory]
+        every = verdicts(groups)
+        ooc = verdicts(streaming) if streaming and len(streaming) < len(groups) else []  # data that does not fit
+        rows = [(fmt_rows(v.scale), v) for v in every] + [(f"{fmt_rows(v.scale)}, out of core", v) for v in ooc]
+        rows.sort(key=lambda row: (row[1].scale, row[0]))
         for label, v in rows:
             accurate = _cell(v.most_accurate)
             if v.better_before:
                 loss, at, who = v.better_before
                 accurate += f" **but {fmt_num(loss)} at {fmt_rows(at)} ({who})**"
-            cells = [_cell(v.fastest), _cell(v.leanest), accurate, _cell(v.cheapest)]
+            cells = [_cell(v.fastest, v), _cell(v.leanest, v), accurate, _cell(v.cheapest, v),
+                     ", ".join(g.label() for g in v.front) or "-"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {_ran(v)} |")
         at = [r for g in groups for r in g.records]
+        if answers := answer_sentences(every, ooc, loss):
+            lines += ["", " ".join(answers)]
+        ran = [r for r in at if r.status not in NOT_RUN]
+        if busy := [r for r in ran if busy_reason(r)]:  # as the report's note: their timings may be slow and noisy
+            lines += ["", f"**{len(busy)} of {len(ran)} cases that ran did so while the machine was busy** (other "
+                          "processes used its cores; see the report): their timings may be slower and noisier."]
         lines += ["", f"<sub>{_provenance(at)}. `oocbench headline {command}`</sub>"]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

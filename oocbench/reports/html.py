@@ -29,6 +29,7 @@ table.adapters{width:100%}table.adapters td{overflow-wrap:normal}table.adapters 
 table.adapters td:nth-child(3),table.adapters td:nth-child(4){min-width:9em}table.adapters td:last-child{width:60%}
 table.verdict td{min-width:9em}table.verdict td:first-child,table.verdict th:first-child{min-width:0;white-space:nowrap}
 table.verdict{width:100%}table.verdict td[data-not-converged]{min-width:20em}table.adapters code{overflow-wrap:anywhere}
+table.verdict caption.answer{caption-side:top;text-align:left;font-size:15px;padding:4px 0 8px;color:#111}
 table.adapters dl{margin:0}table.adapters dt{font-weight:600;color:#444;margin-top:3px}table.adapters dd{margin:0 0 0 14px}
 .tie{color:#555;font-size:12px}.warn{color:#8a4b00;font-weight:600;font-size:12px}
 th{background:#f0f0f0;font-weight:600;overflow-wrap:normal}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -103,11 +104,12 @@ def status_notes(records: list[CaseRecord]) -> str:
     if not_run:
         notes.append(f"<b>{sum(not_run.values())} case(s) not run here</b> ({esc(', '.join(f'{k} {v}' for k, v in sorted(not_run.items())))})"
                      " - not drawn; the verdict and the tables say why.")
-    busy = [r for r in records if busy_reason(r)]
+    ran = [r for r in records if r.status not in NOT_RUN]  # a skipped case never ran: it cannot have been disturbed
+    busy = [r for r in ran if busy_reason(r)]
     if busy:
         shown = ", ".join(f"{r.case.adapter} at {fmt_rows(r.case.scale)} ({r.case.dataset})" for r in busy[:8])
         notes.append(
-            f"<b>{len(busy)} of {len(records)} case(s) ran while the machine was busy</b>: other processes kept "
+            f"<b>{len(busy)} of {len(ran)} case(s) that ran did so while the machine was busy</b>: other processes kept "
             f"more than max({BUSY_MIN_CORES}, {BUSY_SHARE} x the cores the case left free) cores busy during them "
             "on average (the machine's busy CPU time minus the case's own). Their timings may be slower and "
             "noisier than on an idle machine; rerun them (--force) on a quiet one. "

@@ -160,6 +160,12 @@ class CaseGroup:
         """Non-empty for an in-memory reference (see :func:`reference_of`)."""
         return reference_of(self.records)
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether the adapter holds every training row in RAM (its memory grows with the rows): not out of core."""
+        return any(r.adapter_info.get("in_memory") or r.adapter_info.get("reference") for r in self.records) \
+            or bool(self.reference)
+
     def label(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in self.params)
         return f"{self.adapter}{extra}"

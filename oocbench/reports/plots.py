@@ -163,13 +163,16 @@ def projection_plot(s: Section) -> Plot | None:
                    Line2D([], [], color="0.3", marker="o", linestyle="none", label="straight line (bytes per row)")]
         labels = legend(ax, handles)
         rel = save(fig, s.out_dir, f"{s.stem}-projection")
-    missing = sorted(set(proj) - set(have))
+    flat = sorted(line for line, sc in s.scaling.items() if sc.flat)
+    missing = sorted(set(proj) - set(have) - set(flat))
     caption = (f"Fit memory (the larger of RSS growth and memray heap peak) extrapolated from the largest scale "
                f"measured to {s.project_rows:,.0f} rows in two ways: with the memory-scaling exponent (a power "
                "law; tick) and with the bytes per row (a straight line; dot). For a fixed cost plus a cost per row "
                "(data held in memory) the line is right and the power law low; for memory that levels off (a "
                "streaming learner's buffers filling up) both are high. A long bar means the scales measured "
                "cannot tell which: measure larger ones. The dotted line is the machine's RAM."
+               + (f" Not projected, flat over the largest decade measured (the scaling table gives the range "
+                  f"measured): {', '.join(flat)}." if flat else "")
                + (f" Not projected ({SCALING_NA}): {', '.join(missing)}." if missing else ""))
     return Plot(rel, f"Projected memory at {n} rows", described(f"projected fit memory at {n} rows, {s.title}",
                                                                 [*labels, *have]), caption)

@@ -62,6 +62,13 @@ class Section:
         return verdicts(self.groups)
 
     @cached_property
+    def out_of_core_verdicts(self) -> list[Verdict]:
+        """The verdict among the adapters that do not hold every row in RAM (the answer for data that does not
+        fit); empty when no in-memory adapter ran here (the verdict above is that answer already)."""
+        streaming = [g for g in self.groups if not g.in_memory]
+        return verdicts(streaming) if streaming and len(streaming) < len(self.groups) else []
+
+    @cached_property
     def scaling(self) -> dict[str, MemoryScaling]:
         """Fit-memory scaling per line (adapter with its overrides), from every ok repeat."""
         return {line: memory_scaling((r.case.scale, fit_memory(r)) for g in self.groups if g.label() == line

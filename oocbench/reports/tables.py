@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from statistics import median
 from typing import Any
 
-from oocbench.analysis import BUSY_MIN_CORES, BUSY_SHARE, SCALING_NA, busy_reason
+from oocbench.analysis import BUSY_MIN_CORES, BUSY_SHARE, FLAT_EXPONENT, SCALING_NA, busy_reason
 from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.fmt import fmt_bytes, fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.metrics import get_task
@@ -21,7 +21,7 @@ from oocbench.reports.html import distinct, esc
 from oocbench.reports.load import normalize_versions
 from oocbench.reports.model import NOT_RUN, CaseGroup
 from oocbench.reports.section import Section
-from oocbench.reports.verdict import LEARNED_MARGIN, TIE_WITHIN, Verdict, Win
+from oocbench.reports.verdict import TIE_WITHIN, Verdict, Win, answer_sentence
 
 
 def _cell(stats: dict[str, Any], fmt) -> str:
@@ -110,19 +110,36 @@ def _figure_text(g: CaseGroup, figure: str) -> str:
     return f"{fmt(st['median'])} ({spread})"
 
 
-def _win_cell(win: Win | None, mark_busy: bool = True) -> str:
+def loss_beside(v: Verdict, g: CaseGroup, loss_label: str) -> str:
+    """``g``'s median loss and its gap to the best loss at that scale ("log loss 0.1300, +3.7%"): shown beside
+    every winner, so a fast or lean model that is worse says by how much."""
+    loss, gap = g.median("loss"), v.loss_gap(g)
+    if loss is None:
+        return f"no {loss_label} recorded"
+    text = f"{loss_label} {fmt_num(loss)}"
+    if gap is not None:
+        text += ", the best" if gap <= TIE_WITHIN else f", +{gap:.1%} vs the best"
+    return text
+
+
+def _win_cell(win: Win | None, mark_busy: bool = True, v: Verdict | None = None, loss_label: str = "") -> str:
     if win is None:
         return '<td class="muted">-</td>'
     g = win.winner
     ref = f" <span class=muted>({esc(g.reference)})</span>" if g.reference else ""
     busy = " <span class=warn>busy machine</span>" if mark_busy and _busy(g.ok) else ""
+    loss = ""
+    if v is not None and win.figure != "loss":
+        gap = v.loss_gap(g)
+        loss = (f"<div class=small data-loss-gap=\"{'' if gap is None else f'{gap:.4f}'}\">"
+                f"{esc(loss_beside(v, g, loss_label))}</div>")
     tied = ""
     if win.tied:
         tied = ("<div class=tie><b>tie</b> with: " + "; ".join(
             f"{esc(t.label())} {esc(_figure_text(t, win.figure))}" for t in win.tied) + "</div>")
     names = ",".join(t.label() for t in win.tied)
     return (f'<td data-winner="{esc(g.label())}" data-tied="{esc(names)}"><b>{esc(g.label())}</b>{ref} '
-            f"<span class=muted>{esc(_figure_text(g, win.figure))}</span>{busy}{tied}</td>")
+            f"<span class=muted>{esc(_figure_text(g, win.figure))}</span>{busy}{loss}{tied}</td>")
 
 
 def _not_run_word(g: CaseGroup) -> str:
@@ -142,28 +159,60 @@ def _accurate_cell(v: Verdict, mark_busy: bool) -> str:
     return cell[:-5] + warn + "</td>"
 
 
-def verdict_table(verdicts: list[Verdict], task: str) -> str:
-    """The verdict of one section, one row per scale, and the rules it follows (see :mod:`.verdict`)."""
+def _front_cell(v: Verdict, loss_label: str) -> str:
+    """The Pareto front of loss against fit time, fastest first: what each step towards the best loss costs."""
+    if not v.front:
+        return '<td class="muted">-</td>'
+    items = [f"<b>{esc(g.label())}</b> {esc(fmt_seconds(g.median('fit_s')))}, {esc(loss_beside(v, g, loss_label))}"
+             for g in v.front]
+    names = ",".join(g.label() for g in v.front)
+    return f'<td class=small data-front="{esc(names)}">' + "<br>".join(items) + "</td>"
+
+
+def answer_sentences(verdicts: list[Verdict], out_of_core: list[Verdict], loss_label: str) -> list[str]:
+    """The answer at the largest scale, in sentences (:func:`.verdict.answer_sentence`): among every adapter,
+    then among the out-of-core ones when their winners differ."""
+    out = []
+    top = max((v for v in verdicts if v.most_accurate), key=lambda v: v.scale, default=None)
+    if top is not None:
+        out.append(answer_sentence(top, loss_label))
+    ooc = max((v for v in out_of_core if v.most_accurate), key=lambda v: v.scale, default=None)
+    if ooc is not None and (top is None or ooc.scale != top.scale or _winners(ooc) != _winners(top)):
+        out.append(answer_sentence(ooc, loss_label, out_of_core=True))
+    return [a for a in out if a]
+
+
+def _winners(v: Verdict) -> tuple:
+    return tuple(w.winner.label() if w else None for w in (v.most_accurate, v.fastest, v.leanest))
+
+
+def verdict_table(verdicts: list[Verdict], task: str, out_of_core: list[Verdict] | None = None) -> str:
+    """The verdict of one section, one row per scale (and, where in-memory adapters ran, a second row per scale
+    among the out-of-core ones only), and the notes it needs (see :mod:`.verdict`)."""
     loss_label = get_task(task).loss.label
-    head = ["rows", "fastest", "leanest", "most accurate", "cheapest per 10^9 rows", "learned", f"outside the margin ({loss_label})",
-            "failed / not run"]
-    out = ["<table class=verdict><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    head = ["rows", "fastest (rows/s in fit)", "leanest (fit memory)", "most accurate", "cheapest per 10^9 rows",
+            f"Pareto front: fit time, {loss_label}", f"learned nothing ({loss_label})", "failed / not run"]
+    answers = answer_sentences(verdicts, out_of_core or [], loss_label)
+    caption = f"<caption class=answer>{' '.join(esc(a) for a in answers)}</caption>" if answers else ""
+    out = [f"<table class=verdict>{caption}<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
+           + "</tr></thead><tbody>"]
     judged = [g for v in verdicts for g in v.learned + v.not_converged]
     all_busy = bool(judged) and all(_busy(g.ok) for g in judged)  # said once below, not in every cell
-    for v in verdicts:
-        learned = f"{len(v.learned)} of {v.compared}"
-        if v.threshold is not None:
-            learned += f" ({loss_label} &le; {esc(fmt_num(v.threshold))})"
+    rows = sorted([(v, False) for v in verdicts] + [(v, True) for v in out_of_core or []],
+                  key=lambda row: (row[0].scale, row[1]))
+    for v, ooc in rows:
         bad = "; ".join(f"{esc(g.label())} {esc(fmt_num(g.median('loss')) if g.median('loss') is not None else 'no loss recorded')}"
-                        + (" <b>learned nothing</b>" if _no_better(g, v.constant) else "")
                         for g in v.not_converged) or "none"
         if v.constant is not None and v.not_converged:
             bad += f" <span class=muted>(constant predictor {esc(fmt_num(v.constant))})</span>"
         failed = ", ".join(f"{esc(g.label())} ({esc(_not_run_word(g))})" for g in v.failed + v.not_run) or "none"
-        out.append(f"<tr data-scale=\"{v.scale}\"><td>{esc(fmt_rows(v.scale))}</td>"
-                   f"{_win_cell(v.fastest, not all_busy)}{_win_cell(v.leanest, not all_busy)}"
-                   f"{_accurate_cell(v, not all_busy)}{_win_cell(v.cheapest, not all_busy)}"
-                   f"<td class=num>{learned}</td><td class=small data-not-converged=\""
+        label = (esc(fmt_rows(v.scale)) + ("<br><b>out of core</b>" if ooc else "")
+                 + f"<div class='small muted'>{len(v.learned)} of {v.compared} learned</div>")
+        cells = "".join(_win_cell(w, not all_busy, v, loss_label) for w in (v.fastest, v.leanest))
+        cells += _accurate_cell(v, not all_busy) + _win_cell(v.cheapest, not all_busy, v, loss_label)
+        out.append(f"<tr data-scale=\"{v.scale}\" data-view=\"{'out of core' if ooc else 'all'}\""
+                   f" data-learned=\"{len(v.learned)} of {v.compared}\"><td>{label}</td>{cells}"
+                   f"{_front_cell(v, loss_label)}<td class=small data-not-converged=\""
                    f"{esc(','.join(g.label() for g in v.not_converged))}\">{bad}</td><td>{failed}</td></tr>")
     out.append("</tbody></table>")
     wins = [w for v in verdicts for w in (v.fastest, v.leanest, v.most_accurate, v.cheapest) if w is not None]
@@ -172,7 +221,12 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
     notes = (["Every winner here ran once: no win is tested against run-to-run noise (rerun with --repeat 3)."]
              if single else [])
     if alone:
-        notes.append(f"At {esc(', '.join(alone))} rows only one adapter learned: it wins every column by default.")
+        notes.append(f"At {esc(', '.join(alone))} rows only one adapter beat the constant predictor: it wins "
+                     "every column by default.")
+    if out_of_core:
+        notes.append("<b>out of core</b> rows: the same verdict among the adapters that stream (their memory does "
+                     "not grow with the rows), without those that hold every row in RAM - the answer when the "
+                     "data does not fit.")
     if all_busy:
         notes.append("<span class=warn>Every case here ran on a busy machine</span> (see the note at the top).")
     if notes:
@@ -180,25 +234,19 @@ def verdict_table(verdicts: list[Verdict], task: str) -> str:
     return "".join(out)
 
 
-def _no_better(group, constant: float | None) -> bool:
-    loss = group.median("loss")
-    return constant is not None and loss is not None and loss >= constant
-
-
 def verdict_rules(tasks: Iterable[str]) -> str:
     """How every verdict table is computed (once, above them)."""
     losses = " or ".join(sorted({get_task(t).loss.label for t in tasks})) or get_task("").loss.label
-    return (f"<p class='small muted'>Computed from the medians over repeats. Ranked: only the adapters that "
-            f"learned - median {esc(losses)} on the holdout below the constant predictor's and within "
-            f"{LEARNED_MARGIN:.0%} of the best median at that scale (the bound is in the 'learned' column); the "
-            "others are listed under 'outside the margin' with theirs - a model still converging after its one "
-            "pass, or a weaker model family (a linear model against trees) - and marked 'learned nothing' when no "
-            "better than the constant predictor. Fastest: highest rows/s in fit. Leanest: lowest "
-            "fit memory (the larger of RSS growth and memray heap peak). Most accurate: lowest loss. Cheapest: lowest price "
-            "of learning from 10^9 rows at the measured throughput, CPU use and peak RSS (the cases table's prices; "
-            "none for the adapters that hold every row in RAM, whose memory grows with the rows). A win is a tie "
-            "with every adapter whose min-max range over repeats overlaps the winner's, or whose median is within "
-            f"{TIE_WITHIN:.1%} of it.</p>")
+    return (f"<p class='small muted'>Computed from the medians over repeats. Ranked: every adapter that learned - "
+            f"median {esc(losses)} on the holdout below the constant predictor's; the others are listed under "
+            "'learned nothing'. Loss is shown beside each winner, with its gap to the best at that scale, and is "
+            "not a gate: the fastest may be a worse model, and says by how much. Fastest: highest rows/s in fit. "
+            "Leanest: lowest fit memory (the larger of RSS growth in fit and memray heap peak). Most accurate: "
+            "lowest loss. Cheapest: lowest price of learning from 10^9 rows at the measured throughput, CPU use and "
+            "peak RSS (the cases table's prices; none for the adapters that hold every row in RAM, whose memory "
+            "grows with the rows). Pareto front: the adapters that no other one beats on both fit time and loss, "
+            "fastest first - the trade-off to choose along. A win is a tie with every adapter whose min-max range "
+            f"over repeats overlaps the winner's, or whose median is within {TIE_WITHIN:.1%} of it.</p>")
 
 
 def scaling_table(section: Section) -> str:
@@ -219,11 +267,19 @@ def scaling_table(section: Section) -> str:
         scales = ", ".join(fmt_rows(x) for x in sc.scales) or "-"
         proj = sc.projected(n)
         exponent = "n/a" if sc.exponent is None else f"{sc.exponent:.2f}"
-        out.append(f'<tr data-line="{esc(line)}" data-exponent="{exponent}"><td>{esc(line)}</td><td>{esc(scales)}</td>'
+        if sc.flat:  # the range measured, not an extrapolation of its noise
+            low, high = sc.measured_range
+            shown = f"flat: {_span(low, high)} measured ({fmt_rows(sc.scales[0])} to {fmt_rows(sc.scales[-1])} rows)"
+            ram = "-" if not rams else "; ".join(
+                f"{'fits' if high <= r else 'exceeds'} {fmt_bytes(r)} as measured ({_pct(high / r)})" for r in rams)
+        else:
+            shown = "n/a" if proj is None else _span(*proj)
+            ram = "-" if proj is None else _against_ram(proj, rams)
+        out.append(f'<tr data-line="{esc(line)}" data-exponent="{exponent}" data-flat="{str(sc.flat).lower()}">'
+                   f"<td>{esc(line)}</td><td>{esc(scales)}</td>"
                    f"<td>{esc(SCALING_NA if sc.exponent is None else exponent)}</td>"
                    f"<td class=num>{esc('n/a' if sc.bytes_per_row is None else fmt_bytes(sc.bytes_per_row))}</td>"
-                   f"<td class=num>{esc('n/a' if proj is None else _span(*proj))}</td>"
-                   f"<td>{esc('-' if proj is None else _against_ram(proj, rams))}</td></tr>")
+                   f"<td class=num>{esc(shown)}</td><td>{esc(ram)}</td></tr>")
     out.append("</tbody></table>")
     out.append(
         "<p class='small muted'>From each adapter's median fit memory (the larger of RSS growth and memray heap "
@@ -234,7 +290,9 @@ def scaling_table(section: Section) -> str:
         "of one more row with the fixed costs left out. Projected: from the largest measured point, with the "
         "exponent (a power law) and with the bytes per row (a straight line); the line is right for data held in "
         "memory, and both overstate memory that levels off, so 'fits' is said when even the line fits, 'exceeds' "
-        "when even the power law exceeds. All three need at least 3 scales over 2 decades of rows: over fewer, "
+        f"when even the power law exceeds. Flat: an exponent of at most {FLAT_EXPONENT} over the largest decade "
+        "(memory grew by under 41% over 10x the rows, a streaming learner with its buffers full) is shown as the "
+        "range measured, not projected: extrapolating a few MiB of noise over decades overstates it. All three need at least 3 scales over 2 decades of rows: over fewer, "
         "fixed costs and noise decide them.</p>")
     return "".join(out)
 
