@@ -118,7 +118,8 @@ def loss_beside(v: Verdict, g: CaseGroup, loss_label: str) -> str:
         return f"no {loss_label} recorded"
     text = f"{loss_label} {fmt_num(loss)}"
     if gap is not None:
-        text += ", the best" if gap <= TIE_WITHIN else f", +{gap:.1%} vs the best"
+        text += (", the best" if gap == 0 else f", within {TIE_WITHIN:.1%} of the best" if gap <= TIE_WITHIN
+                 else f", +{gap:.1%} vs the best")
     return text
 
 
