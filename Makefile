@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.oocbench-installed
 SUITE  ?= quick
 
-.PHONY: bench test lint venv clean asv publish-default publish-huge
+.PHONY: bench test lint venv clean asv publish-default publish-huge docs
 
 # asv on the project's .venv (no env build): every installed adapter, results in .asv/results, site in .asv/html;
 # the profile is make bench's suite, so `make asv` after `make bench` reuses every case it recorded
@@ -14,11 +14,11 @@ ASV_ARGS    ?=
 
 venv: $(STAMP)
 
-# one venv for both commands: every backend (.[all]) plus the test tools
+# one venv for both commands: every backend (.[all]) plus the test and documentation tools
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[all,test]'
+	$(BIN)/python -m pip install -q -e '.[all,test,docs]'
 	touch $@
 
 # the report is written even when the run reports a harness failure (the run's exit status is kept);
@@ -40,6 +40,10 @@ publish-huge: $(STAMP)
 		--budget 480 --xgb-rounds 10 --timeout 1800 --data data/huge-ctr --results results/huge-ctr; rc=$$?; \
 	$(BIN)/oocbench report --results results/huge-ctr --out reports/huge || exit 1; \
 	$(BIN)/oocbench headline reports/huge/results.json; exit $$rc
+
+# the documentation site (MkDocs, strict: a broken link or reference fails), into build/site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q
 
 # pytest exits 5 when it collects no test: make treats any non-zero exit as failure
 EXAMPLE := examples/oocbench-example-adapter

@@ -19,11 +19,11 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import ProgressColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from oocbench import config
-from oocbench.fmt import fmt_bytes, fmt_rate, printable
+from oocbench.fmt import fmt_bytes, fmt_rate, fmt_rows, printable
 
 
 def _console(stderr: bool = False) -> Console:
@@ -53,24 +53,46 @@ def _where(text: str) -> Path | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def summary_line(record) -> str:
+def summary_line(record, width: int | None = None) -> str:
+    """One case's result line. With ``width`` (the terminal's columns) the line is made to fit by dropping
+    fields, least needed first (the heap peak, the optimum, the thread mode, the profile, the fit seconds), never
+    by cutting one in the middle; a failure keeps its reason, which wraps.
+
+    >>> from oocbench.records import CaseRecord, CaseSpec, Memory, Timings
+    >>> r = CaseRecord(CaseSpec("sklearn.sgd", "synth-ctr", 10**6), status="ok", task="binary", rows_per_s=5.1e5,
+    ...                metrics={"log_loss": 0.1425}, timings=Timings(fit_s=1.96),
+    ...                memory=Memory(rss_fit_bytes=12 * 2**20, heap_peak_bytes=9 * 2**20))
+    >>> summary_line(r)
+    'sklearn.sgd synth-ctr n=1,000,000 matched threads=1: ok  510k rows/s  fit 1.96 s  RSS growth 12 MiB  heap peak 9 MiB  log loss 0.1425'
+    >>> summary_line(r, 80)
+    'sklearn.sgd synth-ctr n=1M: ok 510k rows/s RSS growth 12 MiB log loss 0.1425'
+    """
     c = record.case
     setting = c.setting()  # passes, hash bits...: two cases differing only there must not print alike
-    head = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}" + (f" [{setting}]" if setting else "")
-    head += f" #{c.repeat}" if c.repeat else ""  # repeats of one case must not print alike
+    tail = (f" [{setting}]" if setting else "") + (f" #{c.repeat}" if c.repeat else "")  # must not print alike
     if record.status != "ok":
-        return f"{head}: {record.status.upper()} - {record.reason}"
+        return f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}{tail}: " \
+               f"{record.status.upper()} - {record.reason}"
     # imported here: oocbench.metrics imports scikit-learn (6 s), which every command paid at its start
     from oocbench.metrics import get_task, task_of_metrics
 
     loss = get_task(record.task or task_of_metrics(record.metrics)).loss
-    score = f"{loss.label} {record.metrics.get(loss.key, float('nan')):.4f}"
     best = record.optimum.get(loss.key)
-    if best is not None:
-        score += f" (optimum {best:.4f})"
-    return (f"{head}: ok  {fmt_rate(record.rows_per_s)}  fit {record.timings.fit_s:.2f} s  "
-            f"peak RSS +{fmt_bytes(record.memory.rss_fit_bytes)}  heap peak {fmt_bytes(record.memory.heap_peak_bytes)}"
-            f"  {score}")
+    loss_text = f"{loss.label} {record.metrics.get(loss.key, float('nan')):.4f}"
+    rate, fit = fmt_rate(record.rows_per_s), f"fit {record.timings.fit_s:.2f} s"
+    rss, heap = f"RSS growth {fmt_bytes(record.memory.rss_fit_bytes)}", f"heap peak {fmt_bytes(record.memory.heap_peak_bytes)}"
+    optimum = f" (optimum {best:.4f})" if best is not None else ""
+    full = f"{c.adapter} {c.dataset} n={c.scale:,} {c.profile} threads={c.threads}{tail}"
+    short = f"{c.adapter} {c.dataset} n={fmt_rows(c.scale)}{tail}"
+    # richest first; the first that fits is printed: a field is dropped whole, never cut
+    candidates = [f"{full}: ok  {rate}  {fit}  {rss}  {heap}  {loss_text}{optimum}",
+                  f"{full}: ok  {rate}  {fit}  {rss}  {loss_text}{optimum}",
+                  f"{full}: ok  {rate}  {fit}  {rss}  {loss_text}",
+                  f"{short} {c.profile}: ok  {rate}  {fit}  {rss}  {loss_text}",
+                  f"{short}: ok  {rate}  {fit}  {rss}  {loss_text}",
+                  f"{short}: ok {rate} {rss} {loss_text}",
+                  f"{short}: ok {rate} {loss_text}"]
+    return next((line for line in candidates if width is None or len(line) <= width), candidates[-1])
 
 
 def _print_json(obj: object) -> None:
@@ -82,7 +104,7 @@ def _memory_kind(cls: Any) -> str | None:
     """'out of core' (streams the rows: its memory does not hold them) or 'in memory' (holds every row in RAM)."""
     if cls is None:
         return None
-    return "in memory" if cls.in_memory or cls.reference else "out of core"
+    return "in memory" if cls.holds_every_row() else "out of core"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -286,7 +308,7 @@ def _prices(args: argparse.Namespace):
 
 
 def cmd_headline(args: argparse.Namespace) -> int:
-    from oocbench.reports.headline import headline_markdown, series_markdown
+    from oocbench.reports.headline import answer_markdown, headline_markdown, series_markdown
     from oocbench.reports.load import load_records
 
     try:
@@ -298,6 +320,8 @@ def cmd_headline(args: argparse.Namespace) -> int:
                                               (("core_hour", args.core_hour), ("gb_hour", args.gb_hour)) if v is not None])
     if args.series:
         print(series_markdown(records, f"{command} --series"))
+    elif args.answer:
+        print(answer_markdown(records, f"{command} --answer", _prices(args)))
     else:
         print(headline_markdown(records, command, _prices(args)))
     return 0
@@ -557,34 +581,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     cases = tuned.cases if tuned is not None else cases
     eta = Eta(cases)
     started: dict[str, float] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), _RunColumn(), console=err, transient=True) as progress:
-        bar = progress.add_task("starting", total=len(cases), eta=None, kind="run")
-        case_bar = progress.add_task("", total=None, kind="case", visible=False)
+    # one line in any terminal: the running case's name is what gives way (ellipsis), never the counts
+    with Progress(TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+                  BarColumn(bar_width=12), _RunColumn(table_column=Column(no_wrap=True)), console=err,
+                  transient=True, expand=True) as progress:
+        bar = progress.add_task("starting", total=len(cases), eta=None, case_t0=None, repeats=0)
         kept = 0
+        planned = {c.key() for c in cases}  # the total shown: fixed at the start; added repeats count apart
+        ended: dict[str, Any] = {}  # the record of the case that just ended, for the time-left estimate
+        repeats = [0]
 
         def on_plan(queue) -> None:
             eta.plan(queue)
-            progress.update(bar, total=len(queue))
 
         def on_start(spec) -> None:
             started[spec.key()] = time.monotonic()
-            progress.reset(case_bar, description=spec.label(), visible=True)
+            progress.update(bar, description=spec.label(), case_t0=started[spec.key()])
 
         def on_done(record) -> None:
             nonlocal kept
             if record is None:
                 kept += 1
             else:
-                lines.print(summary_line(record), highlight=False, markup=False)
+                ended[record.case.key()] = record
+                lines.print(summary_line(record, lines.width if lines.is_terminal else None), highlight=False, markup=False)
             if args.dispatch:  # no on_finished there
                 progress.advance(bar)
 
         def on_finished(spec) -> None:  # every case leaves the queue here: ran, kept or a harness failure
             t0 = started.pop(spec.key(), None)
-            eta.finished(spec, None if t0 is None else time.monotonic() - t0)
-            progress.advance(bar)
-            progress.update(bar, eta=eta.remaining())
-            progress.update(case_bar, visible=False)
+            eta.finished(spec, None if t0 is None else time.monotonic() - t0, ended.pop(spec.key(), None))
+            if spec.key() in planned:
+                progress.advance(bar)
+            else:  # a repeat of a short case, added as the run went
+                repeats[0] += 1
+                progress.update(bar, repeats=repeats[0])
+            progress.update(bar, eta=eta.remaining(), case_t0=None)
 
         if args.dispatch:  # one case per cluster worker at a time, records appended here (oocbench/dispatch.py)
             if _repeats(args)[1] > 1:  # cases run in parallel there: a repeat cannot follow its case's first run
@@ -670,17 +702,18 @@ def _tune(args: argparse.Namespace, cases: list, limits, lines: Console, failed:
 
 
 class _RunColumn(ProgressColumn):
-    """The run's row: cases done and the expected time left (:class:`~oocbench.harness.eta.Eta`); the running
-    case's row: how long it has run."""
+    """Cases done, the expected time left (:class:`~oocbench.harness.eta.Eta`) and how long the running case
+    has run, short enough for an 80-column terminal beside the case's name."""
 
     def render(self, task) -> Text:
         from oocbench.fmt import fmt_seconds
 
-        if task.fields.get("kind") == "case":
-            return Text(f"{fmt_seconds(task.elapsed or 0)} elapsed")
         left = task.fields.get("eta")
-        return Text(f"{task.completed:,}/{task.total:,} cases, "
-                    + ("estimating time left" if left is None else f"~{fmt_seconds(left)} left"))
+        t0 = task.fields.get("case_t0")
+        repeats = task.fields.get("repeats") or 0
+        return Text(f"{task.completed:,}/{task.total:,}" + (f" +{repeats} rep" if repeats else "")
+                    + (" ..." if left is None else f" ~{fmt_seconds(left)} left")
+                    + ("" if t0 is None else f", case {fmt_seconds(time.monotonic() - t0)}"))
 
 
 def summary_table(records) -> Table:
@@ -913,7 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"price of 1 GiB of RAM for an hour (default {DEFAULT_PRICES.gb_hour:g}: the same price list)")
     rp.set_defaults(func=cmd_report)
 
-    hl = sub.add_parser("headline", help="the README's opening tables: per dataset and scale, the fastest, leanest, "
+    hl = sub.add_parser("headline", help="the published verdict tables (docs/results.md): per dataset and scale, the fastest, leanest, "
                                          "most accurate and cheapest adapter among those that beat the constant "
                                          "predictor (each with its loss), the Pareto front, as Markdown, from a results directory or a report's results.json")
     hl.add_argument("results", type=Path, help="records: a results directory, records.jsonl or results.json")
@@ -921,8 +954,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="price of one core for an hour (default: as `oocbench report`)")
     hl.add_argument("--gb-hour", type=_positive(float, allow_zero=True, maximum=1e6), default=None, metavar="USD",
                     help="price of 1 GiB of RAM for an hour (default: as `oocbench report`)")
-    hl.add_argument("--series", action="store_true",
+    shape = hl.add_mutually_exclusive_group()
+    shape.add_argument("--series", action="store_true",
                     help="instead: one row per adapter, one column per scale (rows/s, peak RSS, loss or status)")
+    shape.add_argument("--answer", action="store_true",
+                    help="instead: the report's first screen, one sentence per dataset (the README's answer)")
     hl.set_defaults(func=cmd_headline)
 
     ca = sub.add_parser("check-adapter", help="run the adapter check suite on a registered adapter (yours too, once "

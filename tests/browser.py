@@ -49,6 +49,19 @@ class PageCheck:
     text: str = ""  # document.body.innerText
     screenshot: bytes = b""  # PNG
     value: Any = None  # what the ``evaluate`` expression returned (JSON)
+    #: the page as it opens, every ``<details>`` closed: the first window-sized screenshot (PNG), the page
+    #: height, and where the answer block's parts lie (CSS px from the top; ``None`` where absent)
+    first_screen: bytes = b""
+    closed: dict[str, Any] = field(default_factory=dict)
+
+
+#: where the answer's parts lie on the page as it opens (every fold closed)
+CLOSED_JS = """JSON.stringify((() => {
+  const box = sel => { const e = document.querySelector(sel); if (!e) return null;
+                       const r = e.getBoundingClientRect(); return {top: r.top + scrollY, bottom: r.bottom + scrollY}; };
+  return {height: document.documentElement.scrollHeight, sentence: box('#answer .answer-sentence'),
+          figure: box('#answer figure img'), folds: document.querySelectorAll('details').length};
+})())"""
 
 
 class Chromium:
@@ -149,6 +162,14 @@ class Chromium:
         self.wait_event("Page.loadEventFired", timeout=60)
         time.sleep(settle_s)  # late console messages
         check = PageCheck()
+        check.closed = json.loads(self.send("Runtime.evaluate", {"expression": CLOSED_JS, "returnByValue": True},
+                                            session=session)["result"]["value"])
+        check.first_screen = base64.b64decode(self.send("Page.captureScreenshot", {
+            "format": "png", "clip": {"x": 0, "y": 0, "width": self.width, "height": self.height, "scale": 1}},
+            session=session, timeout=60)["data"])
+        # the checks below read the whole page, as a reader who opens every fold sees it
+        self.send("Runtime.evaluate", {"expression": "document.querySelectorAll('details').forEach(d => d.open = true)"},
+                  session=session)
         js = ("JSON.stringify({title: document.title, text: document.body ? document.body.innerText : '',"
               " images: Array.from(document.images).map(i => ({src: i.getAttribute('src'), alt: i.getAttribute('alt'),"
               " complete: i.complete,"

@@ -61,7 +61,7 @@ def test_run_generates_data_prints_summary_and_appends_full_record(tmp_path):
                        cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout + out.stderr
-    assert "rows/s" in text and "log loss" in text and "peak RSS" in text
+    assert "rows/s" in text and "log loss" in text and "RSS growth" in text
     lines = (tmp_path / "results" / "records.jsonl").read_text().splitlines()
     assert len(lines) == 1
     rec = json.loads(lines[0])

@@ -55,7 +55,7 @@ def test_the_verdict_names_the_cheapest_learner_at_the_prices_given_on_the_comma
                            "--core-hour", str(core_hour), "--gb-hour", str(gb_hour), cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         html = (tmp_path / "report" / "index.html").read_text()
-        row = re.search(r"<table class=verdict>.*?<tr data-scale=\"20000\" data-view=\"all\"[^>]*>(.*?)</tr>", html, re.S).group(1)
+        row = re.search(r"<table class=verdict[^>]*>.*?<tr data-scale=\"20000\" data-view=\"all\"[^>]*>(.*?)</tr>", html, re.S).group(1)
         cells = re.findall(r"<td[^>]*>", row)
         cheapest = re.search(r'data-winner="([^"]+)"', cells[4])
         if not learned:  # only the in-memory reference learned: it has no price, nobody is cheapest

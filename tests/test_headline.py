@@ -1,5 +1,6 @@
-"""The README's headline tables: printed by `oocbench headline` from published records, the same verdict as the
-report's, and the README's copies equal to what the command prints now."""
+"""The headline tables and answer sentences: printed by `oocbench headline` from published records, the same
+verdict as the report's, and the copies in the README and the docs' results page equal to what the command
+prints now."""
 
 from __future__ import annotations
 
@@ -14,22 +15,38 @@ from tests.conftest import REPO, oocbench_cli
 BLOCK = re.compile(r"<!-- headline: (?P<args>[^>]+?) -->\n(?P<body>.*?)\n<!-- /headline -->", re.S)
 
 
-def readme_blocks() -> list[tuple[str, str]]:
-    return [(m["args"], m["body"]) for m in BLOCK.finditer((REPO / "README.md").read_text())]
+#: the pages that hold headline blocks: the README's answer, the docs' tables
+PAGES = ("README.md", "docs/results.md")
 
 
-def test_the_readme_opens_with_headline_tables():
-    blocks = readme_blocks()
-    assert blocks, "README.md has no <!-- headline: ... --> block"
-    assert any("reports/default" in args for args, _ in blocks)
-    assert (REPO / "README.md").read_text().index("<!-- headline:") < 4000  # the opening, not an appendix
+def readme_blocks(pages: tuple[str, ...] = PAGES) -> list[tuple[str, str, str]]:
+    return [(page, m["args"], m["body"]) for page in pages for m in BLOCK.finditer((REPO / page).read_text())]
 
 
-@pytest.mark.parametrize(("args", "body"), readme_blocks())
-def test_every_readme_headline_is_what_the_command_prints_from_the_published_records(args, body):
+def test_the_readme_opens_with_the_answer_and_the_docs_hold_the_tables():
+    readme = (REPO / "README.md").read_text()
+    assert [args for _, args, _ in readme_blocks(("README.md",))] == [
+        "reports/default/results.json --answer", "reports/huge/results.json --answer"]
+    assert readme.index("<!-- headline:") < 4000  # the opening, not an appendix
+    tables = [args for _, args, _ in readme_blocks(("docs/results.md",))]
+    assert "reports/default/results.json" in tables and "reports/huge/results.json --series" in tables
+
+
+@pytest.mark.parametrize(("page", "args", "body"), readme_blocks())
+def test_every_headline_block_is_what_the_command_prints_from_the_published_records(page, args, body):
     out = oocbench_cli("headline", *args.split(), cwd=REPO)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == body.strip(), "README is stale: rerun `oocbench headline " + args + "`"
+    assert out.stdout.strip() == body.strip(), f"{page} is stale: run scripts/update_headlines.py"
+
+
+def test_the_readme_is_a_front_page():
+    """Issue 26: at most 200 lines, the two commands within its first 40, and no dated lab notes."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert len(lines) <= 200, len(lines)
+    opening = "\n".join(lines[:40])
+    assert "make bench" in opening and "make test" in opening
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", "\n".join(
+        line for line in lines if "<sub>" not in line)), "a dated figure belongs in docs/performance-log.md"
 
 
 @pytest.mark.parametrize("dataset", ["synth-ctr", "synth-binary"])

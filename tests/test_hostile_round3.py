@@ -403,7 +403,7 @@ def test_random_argument_lists_exit_0_1_or_2_in_one_line(monkeypatch, tmp_path, 
         assert last.startswith("oocbench"), (argv, text)
 
 
-def test_the_readme_lists_what_is_defended():
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_list_what_is_defended():
+    readme = (REPO / "docs" / "getting-started.md").read_text()
     for needle in ("report --out", "FIFO", "/dev/full", "--yes", "OOCBENCH_DATA_DIR=", "Ctrl-C", "--replace"):
         assert needle in readme.split("### Reliability")[1].split("\n## ")[0], needle

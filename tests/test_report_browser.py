@@ -34,7 +34,7 @@ DIVERGED = (("eta0", 50.0), ("learning_rate", "constant"))
 #: what the page says about its verdicts and scaling figures, read from the DOM
 VERDICT_JS = """({
   rows: Array.from(document.querySelectorAll('table.verdict tr[data-scale]')).map(tr => ({
-    section: tr.closest('table').previousElementSibling.textContent,
+    section: tr.closest('table').dataset.section,
     scale: Number(tr.dataset.scale),
     winners: Array.from(tr.querySelectorAll('td[data-winner]')).map(td => td.dataset.winner),
     gaps: Array.from(tr.querySelectorAll('td[data-winner]')).map(td => {
@@ -157,3 +157,33 @@ def test_checker_notices_a_missing_plot(report, tmp_path):
     check = inspect_page(broken / "index.html")
     assert check.images and all(img["naturalWidth"] == 0 for img in check.images)
     assert check.console_errors
+
+
+def _first_screen_holds_the_answer(check, height: int = 900) -> None:
+    closed = check.closed
+    assert closed["sentence"] and closed["figure"], closed
+    assert closed["sentence"]["bottom"] <= height, closed  # the sentence, whole, without scrolling
+    assert closed["figure"]["bottom"] <= height, closed  # the front figure too
+    assert closed["figure"]["bottom"] - closed["figure"]["top"] >= 180, closed  # drawn to be read, not a thumbnail
+
+
+def test_the_first_screen_holds_the_answer_and_its_front_figure(report, check):
+    (report.parent / "first-screen.png").write_bytes(check.first_screen)
+    _first_screen_holds_the_answer(check)
+    assert Image.open(io.BytesIO(check.first_screen)).size == (1280, 900)
+    # the details are folded: as it opens the page is a fraction of itself with every fold open
+    assert check.closed["folds"] >= 3
+    assert check.closed["height"] * 2 < Image.open(io.BytesIO(check.screenshot)).size[1]
+
+
+@pytest.mark.parametrize("name", ["default", "huge"])
+def test_each_published_report_opens_on_its_answer_in_a_few_screens(name, tmp_path):
+    from tests.conftest import REPO
+
+    check = inspect_page(REPO / "reports" / name / "index.html")
+    (tmp_path / f"{name}-first-screen.png").write_bytes(check.first_screen)
+    assert check.console_errors == [] and all(u.startswith("file://") for u in check.requests)
+    _first_screen_holds_the_answer(check)
+    assert check.closed["height"] <= 6 * 900, check.closed  # was ~47,000 px (issue 25)
+    for img in check.images:
+        assert img["complete"] and img["naturalWidth"] > 0, img

@@ -181,3 +181,45 @@ def test_overrides_an_adapter_ran_with_everywhere_keep_it_in_the_comparison():
     assert {g.label() for g in section} == {"xgb num_boost_round=10", "sgd"}
     grid = once + [tuned("xgb", 0.49, 1000, (("num_boost_round", 20),))] + plain
     assert len(sections(case_groups(grid))) == 3  # a grid: each set of overrides apart
+
+
+def test_an_advantage_within_noise_is_not_offered_as_a_trade():
+    """"sklearn.passive-aggressive is 1.0x faster for 8.8% more log loss" was printed: no trade at all."""
+    (v,) = verdicts(case_groups([rec("best", 0.500, 1.00e5, 9_000_000), rec("same-speed", 0.544, 1.05e5, 9_000_000)]))
+    html = verdict_table([v], "binary")
+    assert "same-speed is" not in html and "1.0x faster" not in html
+    (v,) = verdicts(case_groups([rec("best", 0.500, 1e5, 9_000_000), rec("quick", 0.544, 1.3e5, 9_000_000)]))
+    assert "quick is 1.3x faster for 8.8% more log loss" in verdict_table([v], "binary")
+
+
+def _view(r: CaseRecord, profile: str, dataset: str) -> CaseRecord:
+    r.case = CaseSpec(r.case.adapter, dataset, r.case.scale, profile=profile, repeat=r.case.repeat)
+    return r
+
+
+def test_the_answer_block_takes_the_tuned_view_at_the_largest_scale_where_the_most_adapters_ran(tmp_path):
+    """One line per dataset on the first screen: the tuned view (each library at its best) over matched, at the
+    scale where everyone ran (10k), not the larger one only the fast adapters reached within the budget."""
+    records = []
+    for scale, adapters in ((10_000, ("a", "b", "c")), (100_000, ("a", "b"))):
+        for adapter, loss, rate in (("a", 0.60, 1e6), ("b", 0.52, 3e5), ("c", 0.50, 2e4)):
+            if adapter in adapters:
+                records.append(_view(rec(adapter, loss, rate, scale=scale), "tuned", "synth-binary"))
+                records.append(_view(rec(adapter, loss + 0.01, rate, scale=scale), "matched", "synth-binary"))
+    records.append(_view(rec("a", 0.40, 1e6, scale=100_000), "matched", "synth-ctr"))
+    index = build_report(records, tmp_path / "r")
+    page = index.read_text()
+    answer = page[page.index('<section id="answer">'):page.index("</section>")]
+    binary = answer[answer.index('data-dataset="synth-binary"'):answer.index("</li>")]
+    assert "tuned view, 3 adapters compared; larger scales, where fewer ran, in its section" in binary
+    assert "At 10k rows: c reaches the best log loss (0.5000)" in binary
+    assert "a is 50x faster" in binary  # the trade, from the records
+    assert 'data-dataset="synth-ctr"' in answer and "matched view, 1 adapter compared" in answer
+    assert (tmp_path / "r" / "plots" / "answer-front.png").stat().st_size > 10_000
+    assert page.index('<section id="answer">') < page.index('<h2 id="verdict">')
+    # and the README's form of it
+    from oocbench.reports.headline import answer_markdown
+
+    text = answer_markdown(records, "R")
+    assert text.startswith("- **synth-binary** (tuned view, 3 adapters compared at 10k rows): At 10k rows: c reaches")
+    assert "- **synth-ctr** (matched view, 1 adapter compared at 100k rows)" in text

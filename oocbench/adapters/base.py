@@ -240,6 +240,8 @@ class Adapter(ABC):
     def tune_points(cls) -> list[dict[str, Any]]:
         """Every point of ``tune_grid``, in declared order (the last name varies fastest); ``[]`` without a grid.
 
+        Examples
+        --------
         >>> class A(Adapter):
         ...     name, library = "a.b", "a"
         ...     tune_grid = {"alpha": (1e-5, 1e-4), "passes": (1, 2)}
@@ -262,6 +264,12 @@ class Adapter(ABC):
         return {}
 
     @classmethod
+    def holds_every_row(cls) -> bool:
+        """Whether fit holds every training row in RAM (``in_memory``, implied by ``reference``): not out of core.
+        Records keep it as ``adapter_info["in_memory"]``; the report, the cost and ``oocbench list`` read that."""
+        return cls.in_memory or bool(cls.reference)
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         """What a report publishes about this adapter."""
         return {"name": cls.name, "library": cls.library, "version": cls.library_version(),
@@ -270,7 +278,7 @@ class Adapter(ABC):
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
-                "in_memory": cls.in_memory or bool(cls.reference),
+                "in_memory": cls.holds_every_row(),
                 "heap_note": cls.heap_note, "tune_grid": {k: list(v) for k, v in cls.tune_grid.items()},
                 "source_sha256": cls.source_sha256()}
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy.special import expit
 
 from oocbench import config
 from oocbench.datasets.writer import arrow_schema, to_table
@@ -27,6 +26,14 @@ TRAIN, HOLDOUT, TRUTH = 0, 1, 2
 #: version of the streams a seed produces: bump it whenever a change to a generator changes its rows, so data
 #: written by an older oocbench is regenerated instead of silently reused (its optimum would differ too)
 STREAM_VERSION = 2
+
+
+def expit(x):
+    """The logistic function: scipy's, imported on first use (``oocbench --help`` lists the datasets and must
+    not pay for scipy)."""
+    from scipy.special import expit as logistic
+
+    return logistic(x)
 
 
 class _Generator:

@@ -2,7 +2,11 @@
 
 A case costs a fixed start (interpreter, imports, data open; the memray run) plus a part that grows with its
 rows, at a rate that depends on the adapter. Counting cases instead (rich's default) was 2x too low: the small
-cases run first. Before any case has finished there is no estimate.
+cases run first. Before any case has finished there is no estimate. Where a finished case's record says which
+of its seconds touched the rows (:func:`oocbench.harness.suites.case_wall_s`: fit, prepare, reading, the memray
+run's fit), that split is used for the same adapter (and dataset) at larger scales: taking each adapter's whole
+time at 10^4 rows as "rows" (its imports and memray run included) had made the estimate 8x too high a third of
+the way through ``make bench``.
 
 >>> from oocbench.records import CaseSpec
 >>> cases = [CaseSpec("a", "d", n) for n in (1_000, 10_000, 100_000)]
@@ -36,6 +40,7 @@ class Eta:
         self.pending: dict[str, CaseSpec] = {c.key(): c for c in cases}
         self.seen: list[tuple[CaseSpec, float]] = []
         self.done: set[str] = set()  # every finished case, timed or not (kept from an earlier run)
+        self.split: list[tuple[CaseSpec, float, float]] = []  # (case, fixed seconds, seconds per row) from records
 
     def plan(self, cases: Iterable[CaseSpec]) -> None:
         """The list of cases grew (repeats of short cases): count the new ones as pending."""
@@ -43,12 +48,27 @@ class Eta:
             if c.key() not in self.done:
                 self.pending.setdefault(c.key(), c)
 
-    def finished(self, spec: CaseSpec, seconds: float | None) -> None:
-        """``spec`` is done; ``seconds`` of wall time, or ``None`` when it cost nothing (kept from an earlier run)."""
+    def finished(self, spec: CaseSpec, seconds: float | None, record=None) -> None:
+        """``spec`` is done; ``seconds`` of wall time, or ``None`` when it cost nothing (kept from an earlier run);
+        ``record``: its record, whose timings split its time into fixed and growing with the rows."""
+        from oocbench.harness.suites import case_wall_s
+
         self.pending.pop(spec.key(), None)
         self.done.add(spec.key())
         if seconds is not None:
             self.seen.append((spec, seconds))
+            if record is not None and record.status == "ok" and (parts := case_wall_s(record)) is not None:
+                fixed, total = parts
+                self.split.append((spec, fixed, (total - fixed) / max(spec.scale, 1)))
+
+    def _from_records(self, c: CaseSpec) -> float | None:
+        """``c``'s seconds from the split of the same adapter's largest finished case (same dataset first)."""
+        same = ([x for x in self.split if x[0].adapter == c.adapter and x[0].dataset == c.dataset]
+                or [x for x in self.split if x[0].adapter == c.adapter])
+        if not same:
+            return None
+        _, fixed, per_row = max(same, key=lambda x: x[0].scale)
+        return fixed + per_row * c.scale
 
     def _start(self) -> float:
         return min(s for _, s in self.seen)
@@ -66,4 +86,8 @@ class Eta:
             return None
         start, rates = self._start(), self._rates()
         fallback = median(rates.values())
-        return sum(start + c.scale * rates.get(c.adapter, fallback) for c in self.pending.values())
+        total: float = 0
+        for c in self.pending.values():
+            known = self._from_records(c)
+            total += known if known is not None else start + c.scale * rates.get(c.adapter, fallback)
+        return total

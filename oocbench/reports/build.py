@@ -19,6 +19,7 @@ from oocbench.metrics import get_task
 from oocbench.records import CaseRecord
 from oocbench.reports import html as H
 from oocbench.reports import tables as T
+from oocbench.reports.answer import answer_html, leads
 from oocbench.reports.insight import insight_section
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import case_groups, flatten, sections
@@ -57,6 +58,11 @@ def write_raw(out: Path, current: list[CaseRecord], superseded: list[CaseRecord]
 
 def _section_title(dataset: str, profile: str, threads: str, setting: str = "") -> str:
     return f"{dataset}, {profile} profile, threads={threads}" + (f", {setting}" if setting else "")
+
+
+def _nav_title(dataset: str, profile: str, threads: str, setting: str = "") -> str:
+    """The section's name in the page's navigation: short enough for the links to take a line or two."""
+    return " ".join(p for p in (dataset, profile, "" if threads == "1" else f"threads={threads}", setting) if p)
 
 
 def _dataset_line(records: list[CaseRecord], task: str) -> str:
@@ -157,22 +163,28 @@ def _replace_dir(new: Path, final: Path) -> None:
 
 def _section_html(s: Section, anchor: str) -> str:
     """One section: its heading, dataset line, every figure of the registry that applies, the tables."""
-    body = [f'<h2 id="{anchor}">{H.esc(s.title)}</h2>', f"<p class=muted>{H.esc(_dataset_line(s.records, s.task))}</p>"]
+    head = [f'<h2 id="{anchor}">{H.esc(s.title)}</h2>', f"<p class=muted>{H.esc(_dataset_line(s.records, s.task))}</p>"]
+    body = []
     if not any(g.ok for g in s.groups):
         body.append(H.not_recorded("Figures", "no case here produced a result (see the table below)."))
         entries: list = []
     else:
         entries = PLOTS
+    shown = []
     for entry in entries:
         plot = entry.build(s) if entry.applies(s) else None
         if plot is not None:
             body.append(H.figure(plot))
+            shown.append(plot.title.lower())
         elif entry.absent is not None:
             body.append(H.absent(entry.absent(s)))
         if entry.after is not None:
             body.append(entry.after(s))
     body.append("<h3>Every case</h3>" + T.cases_table(s.groups, s.task, s.prices))
-    return "".join(body)
+    # folded: the page opens on the answer, and a section is one click from its figures, not a screen apart
+    summary = (f"{len(shown)} figures ({', '.join(shown)}) and every case ({len(s.groups)})" if shown
+               else f"every case ({len(s.groups)})")
+    return "".join(head) + H.folded(summary, "".join(body))
 
 
 def _write(records: list[CaseRecord], out: Path, source: str, project_rows: float,
@@ -182,14 +194,23 @@ def _write(records: list[CaseRecord], out: Path, source: str, project_rows: floa
     groups = case_groups(current, prices)
     styles = adapter_styles(g.label() for g in groups)
 
-    verdict_html, section_html, nav = [], [], []
+    verdict_html, section_html, nav, placed = [], [], [], []
     for i, ((dataset, profile, threads, setting), sgroups) in enumerate(sections(groups).items(), start=1):
         s = Section(_section_title(dataset, profile, threads, setting), f"s{i:02d}", out, sgroups, styles,
                     project_rows, prices)
         anchor = f"s{i}"
-        nav.append(f'<a href="#{anchor}">{H.esc(s.title)}</a>')
-        verdict_html.append(f"<h3>{H.esc(s.title)}</h3>" + T.verdict_table(s.verdicts, s.task, s.out_of_core_verdicts))
+        placed.append((s, anchor))
+        nav.append(f'<a href="#{anchor}">{H.esc(_nav_title(dataset, profile, threads, setting))}</a>')
+        # the answer in sentences, the table behind them one click away: nine sections of tables were 14,000 px
+        answers = T.answer_sentences(s.verdicts, s.out_of_core_verdicts, get_task(s.task).loss.label)
+        verdict_html.append(
+            f"<h3>{H.esc(s.title)}</h3>"
+            + (f"<p class=answer-line>{' '.join(H.esc(a) for a in answers)}</p>" if answers else "")
+            + H.folded(f"the verdict at {len(s.verdicts)} scale(s): fastest, leanest, most accurate, cheapest, "
+                       "Pareto front, learned nothing, failed",
+                       T.verdict_table(s.verdicts, s.task, s.out_of_core_verdicts, caption=False, section=s.title)))
         section_html.append(_section_html(s, anchor))
+    answer = answer_html(leads(placed), out, styles)
 
     # grids of settings (--param) and what each model learned: sections of their own, shown when they have data
     tuning_html, insight_html = tuning_section(current, out), insight_section(current, out)
@@ -205,13 +226,16 @@ def _write(records: list[CaseRecord], out: Path, source: str, project_rows: floa
         f"record(s) ({H.esc(', '.join(f'{v} {k}' for k, v in sorted(counts.items())))})"
         + (f", {len(superseded)} older record(s) superseded by reruns (kept in the raw data)" if superseded else "")
         + ". Raw data: <a href=\"results.csv\">results.csv</a>, <a href=\"results.json\">results.json</a>.</p>"
-        "<nav><a href=\"#verdict\">Verdict</a>" + "".join(nav)
-        + extra_nav + "<a href=\"#adapters\">Adapters</a><a href=\"#machine\">Machine</a></nav></header>")
-    body = [H.status_notes(current), '<h2 id="verdict">Verdict</h2>', T.verdict_rules(g.task for g in groups),
+        "<nav>" + ("<a href=\"#answer\">Answer</a>" if answer else "") + "<a href=\"#verdict\">Verdict</a>"
+        + "".join(nav) + extra_nav + "<a href=\"#adapters\">Adapters</a><a href=\"#machine\">Machine</a></nav></header>")
+    body = [H.status_notes(current), answer, '<h2 id="verdict">Verdict</h2>', T.verdict_rules(g.task for g in groups),
             *verdict_html, *section_html, tuning_html, insight_html,
-            '<h2 id="adapters">Adapters</h2>', T.adapters_table(current),
-            '<h2 id="machine">Machine and software</h2>', T.machine_table(current),
-            "<h3>What the memory figures cover</h3>", H.memory_notes(current)]
+            '<h2 id="adapters">Adapters</h2>', H.folded(f"what each of the {len({r.case.adapter for r in current})} "
+                                                        "adapters is, its update semantics and settings",
+                                                        T.adapters_table(current)),
+            '<h2 id="machine">Machine and software</h2>',
+            H.folded("the machine, the libraries' versions and what the memory figures cover",
+                     T.machine_table(current) + "<h3>What the memory figures cover</h3>" + H.memory_notes(current))]
     index = out / "index.html"
     index.write_text(H.page("oocbench comparison report", header, body))
     write_raw(out, current, superseded)

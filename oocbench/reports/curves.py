@@ -29,9 +29,10 @@ from oocbench.reports.draw import (
     log_ticks,
     save,
 )
+from oocbench.reports.model import CaseGroup
 from oocbench.reports.section import Section
 from oocbench.reports.style import RC
-from oocbench.reports.verdict import beats_constant
+from oocbench.reports.verdict import Verdict, beats_constant
 
 
 def curve_points(curve: Any, key: str) -> list[tuple[float, float]] | None:
@@ -121,10 +122,75 @@ def learning_curve_plot(s: Section) -> Plot | None:
                 details_title="No learning curve recorded for:" if missing else "", details=missing)
 
 
+def pareto_panel(ax: Any, s: Section, v: Verdict, in_memory_marks: bool = False,
+                 name_front: bool = False) -> tuple[list[CaseGroup], bool]:
+    """Draw one scale's fit seconds against holdout loss on ``ax``: a point per adapter (hollow: no better than
+    the constant predictor), the verdict's Pareto front ringed and joined by a step line; ``in_memory_marks``
+    puts a grey square behind each adapter that holds every row in RAM, ``name_front`` writes the front's
+    names beside their points. Returns the groups drawn and whether any is hollow."""
+    key, label = get_task(s.task).loss.key, get_task(s.task).loss.label
+    pts = [g for g in s.groups if g.scale == v.scale and g.median("fit_s") and g.median("loss") is not None]
+    front = {id(g): i for i, g in enumerate(v.front)}
+    hollow_any = False
+    for g in pts:
+        st, x, y = s.styles[g.label()], g.median("fit_s"), g.median("loss")
+        if in_memory_marks and g.in_memory:
+            ax.plot([x], [y], marker="s", markersize=14, linestyle="none", color="0.82", zorder=1)
+        hollow = not beats_constant(g)
+        hollow_any |= hollow
+        ax.plot([x], [y], marker=st.marker, color=st.color, markersize=7, linestyle="none", zorder=3,
+                markerfacecolor="none" if hollow else st.color)
+        if id(g) in front:
+            ax.plot([x], [y], marker="o", markersize=15, linestyle="none", markerfacecolor="none", zorder=4,
+                    markeredgecolor="black", markeredgewidth=1.2)
+            if name_front:  # the adapter's name (its settings are in the sentence); above, below, in turn
+                ax.annotate(g.adapter, (x, y), xytext=(9, 5 if front[id(g)] % 2 == 0 else -11),
+                            textcoords="offset points", fontsize=7, color="0.1", zorder=5)
+    if front:
+        f = [(g.median("fit_s"), g.median("loss")) for g in v.front]
+        ax.step([p[0] for p in f], [p[1] for p in f], where="post", color="black", linewidth=0.8, alpha=0.6)
+    if not pts:
+        empty(ax, "no successful case")
+    ax.set_xscale("log")
+    times = [g.median("fit_s") for g in pts] or [1.0]
+    ax.set_xlim(min(times) / 1.5, max(times) * (3.0 if name_front else 1.5))  # room for the names on the right
+    log_ticks(ax.xaxis, fmt_seconds, min(times) / 1.5, max(times) * 1.5)
+    if v.constant is not None:
+        constant_line(ax, v.constant, [g.median("loss") for g in pts] + [v.constant])
+        optimum = [r.optimum[key] for g in pts for r in g.ok if key in r.optimum]
+        floor = min(optimum) if optimum else v.best_loss if v.best_loss is not None else v.constant
+        cap_losses(ax, floor, v.constant, [(g.median("fit_s"), g.median("loss"), s.styles[g.label()].color,
+                                            f"{g.median('loss'):.3g}") for g in pts])
+    if name_front:  # room below the lowest point for the name written under it
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo - 0.08 * (hi - lo), hi)
+    ax.set_xlabel("fit time (log scale)")
+    ax.set_ylabel(f"{label} (lower is better)")
+    return pts, hollow_any
+
+
+def pareto_handles(s: Section, labels: list[str], constant: bool, hollow: bool,
+                   in_memory: bool = False) -> list[Line2D]:
+    """The legend of :func:`pareto_panel`: one entry per adapter in ``labels``, then the marks it uses."""
+    handles: list[Line2D] = [Line2D([], [], marker=s.styles[line].marker, color=s.styles[line].color,
+                                    linestyle="none", label=line) for line in labels]
+    handles.append(Line2D([], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor="black",
+                          linestyle="none", label="Pareto-optimal"))
+    if in_memory:
+        handles.append(Line2D([], [], marker="s", markersize=11, color="0.82", linestyle="none",
+                              label="grey square: holds every row in RAM (in memory)"))
+    if constant:
+        handles.append(Line2D([], [], label="constant predictor", **CONSTANT_LINE))
+    if hollow:
+        handles.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none",
+                              label="hollow: no better than the constant predictor"))
+    return handles
+
+
 def pareto_plot(s: Section) -> Plot:
     """Fit seconds against holdout loss, one panel per scale; the Pareto front among the models better than the
     constant predictor (the verdict's front) is ringed and joined."""
-    key, label = get_task(s.task).loss.key, get_task(s.task).loss.label
+    label = get_task(s.task).loss.label
     scales = s.scales
     verdicts = {v.scale: v for v in s.verdicts}
     with matplotlib.rc_context(RC):
@@ -134,51 +200,16 @@ def pareto_plot(s: Section) -> Plot:
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         notes, hollow_any = [], False
         for ax, scale in zip(axes, scales):
-            v = verdicts[scale]
-            pts = [g for g in s.groups if g.scale == scale and g.median("fit_s") and g.median("loss") is not None]
-            front = {id(g) for g in v.front}
-            for g in pts:
-                st = s.styles[g.label()]
-                hollow = not beats_constant(g)
-                hollow_any |= hollow
-                ax.plot([g.median("fit_s")], [g.median("loss")], marker=st.marker, color=st.color, markersize=7,
-                        linestyle="none", markerfacecolor="none" if hollow else st.color)
-                if id(g) in front:
-                    ax.plot([g.median("fit_s")], [g.median("loss")], marker="o", markersize=15, linestyle="none",
-                            markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.2)
-            if front:
-                f = [(g.median("fit_s"), g.median("loss")) for g in v.front]
-                ax.step([p[0] for p in f], [p[1] for p in f], where="post", color="black", linewidth=0.8, alpha=0.6)
+            pts, hollow = pareto_panel(ax, s, verdicts[scale])
+            hollow_any |= hollow
             missing = [g for g in s.groups if g.scale == scale and all(g is not p for p in pts)]
             if missing:
                 notes.append(f"{fmt_rows(scale)} rows: " + ", ".join(f"{g.label()} ({g.status})" for g in missing))
-            if not pts:
-                empty(ax, "no successful case")
-            ax.set_xscale("log")
-            times = [g.median("fit_s") for g in pts] or [1.0]
-            ax.set_xlim(min(times) / 1.5, max(times) * 1.5)
-            log_ticks(ax.xaxis, fmt_seconds, min(times) / 1.5, max(times) * 1.5)
-            if v.constant is not None:
-                constant_line(ax, v.constant, [g.median("loss") for g in pts] + [v.constant])
-                optimum = [r.optimum[key] for g in pts for r in g.ok if key in r.optimum]
-                floor = min(optimum) if optimum else v.best_loss if v.best_loss is not None else v.constant
-                cap_losses(ax, floor, v.constant, [(g.median("fit_s"), g.median("loss"), s.styles[g.label()].color,
-                                                    f"{g.median('loss'):.3g}") for g in pts])
             ax.set_title(f"{fmt_rows(scale)} rows")
-            ax.set_xlabel("fit time (log scale)")
-            ax.set_ylabel(f"{label} (lower is better)")
         for ax in axes[len(scales):]:
             ax.set_visible(False)
-        handles: list[Any] = [Line2D([], [], marker=s.styles[line].marker, color=s.styles[line].color,
-                                     linestyle="none", label=line)
-                              for line in sorted({g.label() for g in s.groups if g.ok})]
-        handles.append(Line2D([], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor="black",
-                              linestyle="none", label="Pareto-optimal"))
-        if any(v.constant is not None for v in verdicts.values()):
-            handles.append(Line2D([], [], label="constant predictor", **CONSTANT_LINE))
-        if hollow_any:
-            handles.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none",
-                                  label="hollow: no better than the constant predictor"))
+        handles = pareto_handles(s, sorted({g.label() for g in s.groups if g.ok}),
+                                 any(v.constant is not None for v in verdicts.values()), hollow_any)
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.92))
         fig.suptitle(f"Accuracy vs time: {s.title}", fontsize=10)
         fig.tight_layout()

@@ -1,4 +1,5 @@
-"""The README's opening answer: one Markdown table per dataset, computed from published records.
+"""The published answer in Markdown: one verdict table per dataset and view (docs/results.md), or the report's
+first screen as sentences (``--answer``: the README's answer), computed from published records.
 
 Each row is one scale; its cells are the report's verdict there (:mod:`oocbench.reports.verdict`, the same
 code): the fastest, the leanest, the most accurate and the cheapest per 10^9 rows among the adapters that
@@ -9,7 +10,7 @@ others only: the answer for data that does not fit in RAM. One table per dataset
 tuned profile); only the default setting counts (one thread, no other setting; an adapter's overrides count only
 when it ran with no other, as the past-RAM series' XGBoost rounds): a grid point is a different question. Under
 each table: how many adapters ran, the date and machine the records name, and the command that printed it
-(``oocbench headline RESULTS``), so the README's figures can be checked against ``reports/*/results.json`` at
+(``oocbench headline RESULTS``), so the published figures can be checked against ``reports/*/results.json`` at
 any time (``tests/test_headline.py`` does).
 
 >>> from oocbench.records import CaseRecord, CaseSpec, Timings, Memory
@@ -113,8 +114,8 @@ def headline_markdown(records: Iterable[CaseRecord], command: str, prices: Price
         for label, v in rows:
             accurate = _cell(v.most_accurate)
             if v.better_before:
-                loss, at, who = v.better_before
-                accurate += f" **but {fmt_num(loss)} at {fmt_rows(at)} ({who})**"
+                before, at, who = v.better_before  # not ``loss``: that names the loss in the sentences below
+                accurate += f" **but {fmt_num(before)} at {fmt_rows(at)} ({who})**"
             cells = [_cell(v.fastest, v), _cell(v.leanest, v), accurate, _cell(v.cheapest, v),
                      ", ".join(g.label() for g in v.front) or "-"]
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {_ran(v)} |")
@@ -161,3 +162,28 @@ def _series_cell(g: CaseGroup | None) -> str:
         return "over budget" if any("budget_skip" in r.extra for r in g.records) else f"**{g.status}**"
     peak = summarize(r.memory.rss_peak_bytes for r in g.ok)["median"]
     return f"{fmt_rate(g.median('rows_per_s'))}, {fmt_bytes(peak)}, {fmt_num(g.median('loss'))}"
+
+
+def answer_markdown(records: Iterable[CaseRecord], command: str, prices: Prices = DEFAULT_PRICES) -> str:
+    """The report's first screen in Markdown: per dataset, the answer sentences of the view and scale that
+    answer it (:mod:`oocbench.reports.answer`: the tuned view where the suite ran one, at the largest scale where
+    the most adapters ran), then the busy-machine warning where there is one, the date and the command."""
+    from pathlib import Path
+
+    from oocbench.reports.answer import compared, leads
+    from oocbench.reports.section import Section
+
+    current, _ = latest_per_case(records)
+    placed = [(Section(dataset, "", Path(), groups, {}, prices=prices), "")
+              for (dataset, _profile, threads, setting), groups in sections(case_groups(current, prices)).items()
+              if threads == "1" and not setting]
+    lines = []
+    for lead in leads(placed):
+        v = lead.verdict
+        lines.append(f"- **{lead.dataset}** ({lead.view} view, {compared(v)} compared at "
+                     f"{fmt_rows(v.scale)} rows): " + " ".join(lead.sentences()))
+    ran = [r for r in current if r.status not in NOT_RUN]
+    if busy := [r for r in ran if busy_reason(r)]:
+        lines += ["", f"**{len(busy)} of {len(ran)} cases that ran did so while the machine was busy**: their "
+                      "timings may be slower and noisier."]
+    return "\n".join(lines + ["", f"<sub>{_provenance(current)}. `oocbench headline {command}`</sub>"])

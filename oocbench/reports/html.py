@@ -38,7 +38,10 @@ td .range{color:#777;font-size:11px;display:block}
 .st-timeout,.st-oom,.st-crashed,.st-error,.st-suspect{color:#fff;background:#c62828}
 .st-not-installed,.st-skipped{color:#5d4037;background:#ffe0b2}
 td.reason{color:#333;font-size:12px;max-width:640px}
-details summary{cursor:pointer;color:#555}pre{white-space:pre-wrap;font-size:11px;margin:4px 0}
+details summary{cursor:pointer;color:#555}details.fold{margin:4px 0 12px}
+details.fold>summary{color:#0b57d0;padding:4px 0}details.status p{margin:6px 0}
+p.answer-line{font-size:14px;margin:4px 0 2px;color:#111}ul.answers{padding-left:20px;margin:6px 0}ul.answers li{margin:3px 0}figure.front{margin-top:4px}
+nav{font-size:12px;line-height:1.7}h1+p{margin:2px 0}pre{white-space:pre-wrap;font-size:11px;margin:4px 0}
 figure{margin:10px 0 18px;background:#fff;border:1px solid #e3e3e3;padding:8px;display:inline-block;max-width:100%}
 figure img{max-width:100%;height:auto;display:block}figcaption{font-size:12px;color:#555;max-width:1100px}
 .verdict td:first-child{white-space:nowrap}code{font-size:12px;background:#f3f3f3;padding:0 3px}
@@ -59,6 +62,11 @@ def figure(plot: Plot) -> str:
                    + "".join(f"<li>{_named_item(d)}</li>" for d in plot.details) + "</ul></div>")
     return (f'<figure><img src="{esc(plot.file)}" alt="{esc(plot.alt)}" loading="eager">'
             f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}</figcaption></figure>{note}{details}")
+
+
+def folded(summary: str, body: str) -> str:
+    """``body`` behind a one-line ``summary`` the reader clicks to open (``<details>``: no script)."""
+    return f"<details class=fold><summary>{esc(summary)}</summary>{body}</details>"
 
 
 def _named_item(text: str) -> str:
@@ -114,7 +122,14 @@ def status_notes(records: list[CaseRecord]) -> str:
             "on average (the machine's busy CPU time minus the case's own). Their timings may be slower and "
             "noisier than on an idle machine; rerun them (--force) on a quiet one. "
             + esc(shown + (f" and {len(busy) - 8} more" if len(busy) > 8 else "")) + ".")
-    return "".join(f"<div class=note>{n}</div>" for n in notes)
+    if not notes:
+        return ""
+    # one line on the first screen (the answer comes right after it), every note a click away
+    short = [f"{sum(failed.values())} failed" if failed else "", f"{len(suspect)} suspect" if suspect else "",
+             f"{sum(not_run.values())} not run here" if not_run else "",
+             f"{len(busy)} of {len(ran)} ran on a busy machine" if busy else ""]
+    return (f"<details class=\"note status\"><summary><b>Cases: {esc(' · '.join(t for t in short if t))}</b> "
+            "(what and why)</summary>" + "".join(f"<p>{n}</p>" for n in notes) + "</details>")
 
 
 def memory_notes(records: list[CaseRecord]) -> str:

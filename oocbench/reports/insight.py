@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from oocbench.fmt import fmt_rows
 from oocbench.records import CaseRecord
 from oocbench.reports.draw import save
+from oocbench.reports.html import folded
 from oocbench.reports.load import latest_per_case
 
 #: features listed per adapter in the section's table
@@ -306,6 +307,7 @@ def insight_section(records: list[CaseRecord], out_dir: str | Path) -> str:
              "that fall in it among the first training rows (several columns' values may share a bucket: hover "
              "a feature for its counts). Agreement: Spearman's rank correlation of |weight| / importance over "
              "the union of two adapters' top features that both feature spaces hold.</p>"]
+    shown = len(parts)  # the heading and what the section is: above the fold
     for dataset, recs in sorted(by_dataset.items()):
         adapters = sorted({r.case.adapter for r in recs})
         chosen = {a: rep for a in adapters if (rep := representative(r for r in recs if r.case.adapter == a))}
@@ -336,4 +338,4 @@ def insight_section(records: list[CaseRecord], out_dir: str | Path) -> str:
         if len(named) >= 2:
             parts.append("<p>Agreement on what matters (Spearman's rho; n: features compared):</p>"
                          + agreement_table(named))
-    return "".join(parts)
+    return "".join(parts[:shown]) + folded(f"{len(by_dataset)} dataset(s): top features, recovery and agreement", "".join(parts[shown:]))

@@ -67,7 +67,7 @@ def _declares_in_memory(adapter: str) -> bool | None:
         cls = get_entry(adapter).cls
     except UnknownAdapterError:
         return None
-    return None if cls is None else cls.in_memory or bool(cls.reference)
+    return None if cls is None else cls.holds_every_row()
 
 
 class UnreadableRecordsError(ValueError):

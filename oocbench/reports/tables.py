@@ -187,15 +187,18 @@ def _winners(v: Verdict) -> tuple:
     return tuple(w.winner.label() if w else None for w in (v.most_accurate, v.fastest, v.leanest))
 
 
-def verdict_table(verdicts: list[Verdict], task: str, out_of_core: list[Verdict] | None = None) -> str:
+def verdict_table(verdicts: list[Verdict], task: str, out_of_core: list[Verdict] | None = None,
+                  caption: bool = True, section: str = "") -> str:
     """The verdict of one section, one row per scale (and, where in-memory adapters ran, a second row per scale
-    among the out-of-core ones only), and the notes it needs (see :mod:`.verdict`)."""
+    among the out-of-core ones only), and the notes it needs (see :mod:`.verdict`); ``caption``: the answer
+    sentences above the rows (the page shows them outside its fold instead); ``section``: its title, kept as the
+    table's ``data-section``."""
     loss_label = get_task(task).loss.label
     head = ["rows", "fastest (rows/s in fit)", "leanest (fit memory)", "most accurate", "cheapest per 10^9 rows",
             f"Pareto front: fit time, {loss_label}", f"learned nothing ({loss_label})", "failed / not run"]
     answers = answer_sentences(verdicts, out_of_core or [], loss_label)
-    caption = f"<caption class=answer>{' '.join(esc(a) for a in answers)}</caption>" if answers else ""
-    out = [f"<table class=verdict>{caption}<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
+    said = f"<caption class=answer>{' '.join(esc(a) for a in answers)}</caption>" if answers and caption else ""
+    out = [f"<table class=verdict data-section=\"{esc(section)}\">{said}<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
            + "</tr></thead><tbody>"]
     judged = [g for v in verdicts for g in v.learned + v.not_converged]
     all_busy = bool(judged) and all(_busy(g.ok) for g in judged)  # said once below, not in every cell
@@ -254,8 +257,8 @@ def scaling_table(section: Section) -> str:
     """Per adapter: the scales measured, the memory-scaling exponent, bytes per row, projected memory vs RAM
     (one note instead where no adapter has the scales for them)."""
     n = section.project_rows
-    head = ["adapter", "scales measured", "memory-scaling exponent", "bytes per row",
-            f"projected at {fmt_rows(n)} rows", "vs machine RAM"]
+    head = ["adapter", "scales measured", "memory-scaling exponent", "bytes of fit memory per row",
+            f"fit memory projected at {fmt_rows(n)} rows", "vs machine RAM"]
     rams = section.ram_bytes
     if not any(sc.applies for sc in section.scaling.values()):
         return (f"<h3>Memory scaling</h3><p class=note data-scaling=\"n/a\">Memory-scaling exponent, bytes per row and projected memory at "

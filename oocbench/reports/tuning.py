@@ -40,6 +40,7 @@ from oocbench.fmt import fmt_num, fmt_rate, fmt_rows, fmt_seconds
 from oocbench.metrics import get_task
 from oocbench.records import CaseRecord, CaseSpec
 from oocbench.reports.draw import save
+from oocbench.reports.html import folded
 from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import loss, task_of
 from oocbench.reports.style import RC as STYLE_RC
@@ -392,6 +393,7 @@ def tuning_section(records: list[CaseRecord], out_dir: str | Path) -> str:
              "size, passes, hash bits). A knob's effect: the largest change of the median holdout loss (and ratio of "
              "median rows/s) across its values with every other knob fixed; noise: the largest spread of one "
              "setting's repeats. The grid's cost is the wall time of every run in it.</p>"]
+    shown = len(parts)  # the heading and what the section is: above the fold
     for i, grid in enumerate(found, start=1):
         adapter, dataset, scale, profile, threads, seed = grid.key
         title = (f"{adapter} on {dataset}, {fmt_rows(scale)} rows, {profile}, threads={threads}"
@@ -405,4 +407,4 @@ def tuning_section(records: list[CaseRecord], out_dir: str | Path) -> str:
                      "against each knob's values, one line per combination of the other knobs; dashed: the "
                      "default setting.</figcaption></figure>")
         parts.append(settings_table(grid))
-    return "".join(parts)
+    return "".join(parts[:shown]) + folded(f"{len(found)} grid(s): each knob's effect, its noise and the sensitivity charts", "".join(parts[shown:]))

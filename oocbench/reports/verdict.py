@@ -158,6 +158,11 @@ def _times(a: float, b: float) -> str:
     return f"{r:.1f}x" if r < 10 else f"{r:,.0f}x"
 
 
+#: an advantage smaller than this (1.2x faster, 1.2x less memory) is not offered as a trade in the answer
+#: sentence: "1.0x faster for 8.8% more loss" is no trade, and medians of two repeats move by ~10%
+TRADE_AT_LEAST = 1.2
+
+
 def answer_sentence(v: Verdict, loss_label: str, out_of_core: bool = False) -> str | None:
     """One sentence a reader can act on, every number from ``v``: the most accurate adapter with its loss, speed
     and fit memory, then what the fastest and the leanest (when others) trade for it. ``None`` when nothing
@@ -195,9 +200,9 @@ def answer_sentence(v: Verdict, loss_label: str, out_of_core: bool = False) -> s
     for other in [x for i, x in enumerate(others) if all(x is not y for y in others[:i])]:  # fast may be lean
         gap = v.loss_gap(other)
         what = []
-        if other is fast and rate and other.median("rows_per_s"):
+        if other is fast and rate and other.median("rows_per_s") and other.median("rows_per_s") >= TRADE_AT_LEAST * rate:
             what.append(f"is {_times(other.median('rows_per_s'), rate)} faster")
-        if other is lean and mem and other.median("fit_memory"):
+        if other is lean and mem and other.median("fit_memory") and mem >= TRADE_AT_LEAST * other.median("fit_memory"):
             what.append(f"needs {_times(mem, other.median('fit_memory'))} less fit memory")
         if what and gap is not None:
             cost = (f"for the same {loss_label} (within {TIE_WITHIN:.1%})" if gap <= TIE_WITHIN
