@@ -26,7 +26,7 @@ from email.parser import Parser
 from pathlib import Path
 
 #: extras that are not backends
-NOT_BACKENDS = ("all", "test")
+NOT_BACKENDS = ("all", "test", "docs")
 
 
 def wheel_extras(wheel: Path) -> list[str]:
