@@ -91,6 +91,7 @@ def summary_line(record, width: int | None = None) -> str:
                   f"{short} {c.profile}: ok  {rate}  {fit}  {rss}  {loss_text}",
                   f"{short}: ok  {rate}  {fit}  {rss}  {loss_text}",
                   f"{short}: ok {rate} {rss} {loss_text}",
+                  f"{short}: ok {rate} RSS +{fmt_bytes(record.memory.rss_fit_bytes)} {loss_text}",
                   f"{short}: ok {rate} {loss_text}"]
     return next((line for line in candidates if width is None or len(line) <= width), candidates[-1])
 
@@ -604,7 +605,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 kept += 1
             else:
                 ended[record.case.key()] = record
-                lines.print(summary_line(record, lines.width if lines.is_terminal else None), highlight=False, markup=False)
+                # on a terminal the line goes through the progress display's own console, above its one line
+                # (printed by another console it left a copy of the progress line behind after every case)
+                out = progress.console if lines.is_terminal and err.is_terminal else lines
+                out.print(summary_line(record, lines.width if lines.is_terminal else None), highlight=False, markup=False)
             if args.dispatch:  # no on_finished there
                 progress.advance(bar)
 

@@ -37,7 +37,7 @@ td .range{color:#777;font-size:11px;display:block}
 .status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}
 .st-timeout,.st-oom,.st-crashed,.st-error,.st-suspect{color:#fff;background:#c62828}
 .st-not-installed,.st-skipped{color:#5d4037;background:#ffe0b2}
-td.reason{color:#333;font-size:12px;max-width:640px}
+td.reason{color:#333;font-size:12px;max-width:640px;min-width:18em}table.cases,table.agreement,table.insight,table.tuning{display:block;overflow-x:auto;max-width:100%}
 details summary{cursor:pointer;color:#555}details.fold{margin:4px 0 12px}
 details.fold>summary{color:#0b57d0;padding:4px 0}details.status p{margin:6px 0}
 p.answer-line{font-size:14px;margin:4px 0 2px;color:#111}ul.answers{padding-left:20px;margin:6px 0}ul.answers li{margin:3px 0}figure.front{margin-top:4px}
