@@ -252,7 +252,7 @@ def test_memory_exponent_only_from_three_scales_over_two_decades(tmp_path, scale
     html = build_report(records, tmp_path / "rep", project_rows=2e9).read_text()
     assert ("Exponent in the legend" in html) is shown
     assert ("Memory-scaling exponent: n/a (needs &gt;= 3 scales over 2 decades)" in html) is not shown
-    memory_alt = next(a for a in _alts(html) if a.startswith("peak memory"))
+    memory_alt = next(a for a in _alts(html) if a.startswith("fit memory against"))
     assert ("exponent" in memory_alt) is shown
     assert (tmp_path / "rep/plots/s01-projection.png").exists() is shown
     if shown:

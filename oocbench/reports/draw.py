@@ -109,12 +109,18 @@ def fail_marks(ax: Axes, failed: list[CaseGroup], styles: dict[str, Style], pad:
     trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction: the marks sit in the bottom band
     lo, hi = ax.get_xlim()
     by_scale: dict[int, int] = {}
+    # an adapter's status is written once (the same words at 10^8 and 2x10^8 rows overprinted each other);
+    # its other failed scales get the x alone
+    named: set[tuple[str, str]] = set()
     for g in failed:
         k = by_scale.get(g.scale, 0)
         by_scale[g.scale] = k + 1
         y = 0.05 + 0.08 * k  # stack several failures at one scale
         color = styles[g.label()].color
         ax.plot([g.scale], [y], transform=trans, color=color, clip_on=False, **FAIL_MARK)
+        if (g.label(), g.status) in named:
+            continue
+        named.add((g.label(), g.status))
         name = g.label() if len(g.label()) <= 22 else g.label()[:21] + "…"  # the table has the full name
         # the text runs towards the middle of the axes, so the largest scale's does not run off the edge
         left = math.log(g.scale / lo) > math.log(hi / lo) / 2 if lo > 0 and hi > lo else False

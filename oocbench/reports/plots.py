@@ -74,6 +74,8 @@ def memory_plot(s: Section) -> Plot:
                "process-tree RSS high-water mark during fit minus RSS before fit (sampled every 10 ms)"),
               ("heap_peak", "heap", "memray heap peak of fit", heap_peak,
                "memray heap peak of fit, native allocations, this process only (separate, untimed run)")]
+    if not any(g.stats["heap_peak"]["median"] for g in s.groups):  # no memray run here: no empty panel drawn
+        panels = panels[:1]
     lines = sorted({g.label() for g in s.groups if g.ok})
     exps: dict[str, list[str]] = {line: [] for line in lines}
     for _name, short, _title, getter, _covers in panels:
@@ -84,8 +86,8 @@ def memory_plot(s: Section) -> Plot:
     any_exponent = any(" n/a" not in e for es in exps.values() for e in es)
     labels = {line: f"{line} (exponent {', '.join(e)})" for line, e in exps.items() if e and any_exponent}
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(10.0, 4.0))
-        axes = fig.subplots(1, 2, sharey=True)
+        fig = Figure(figsize=(5.0 * len(panels), 4.0))
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False).ravel()
         zeros: list[Line2D] = []
         # the panels share their y axis: the RAM is drawn or noted against the largest value of either
         largest = max((g.stats[p[0]]["max"] or 0 for g in s.groups if g.ok for p in panels), default=0)
@@ -109,11 +111,12 @@ def memory_plot(s: Section) -> Plot:
         names = figure_legend(fig, axes, ([fail_handle()] if s.failed else []) + zeros[:1])
         for i, ax in enumerate(axes):  # after both panels: they share the y axis, pad it once
             fail_marks(ax, s.failed, s.styles, pad=i == 0)
-        axes[0].set_ylabel("peak memory of fit (bytes, log scale)")
-        fig.suptitle(f"Peak memory: {s.title}", fontsize=10)
+        axes[0].set_ylabel("fit memory (bytes, log scale)")
+        fig.suptitle(f"Fit memory: {s.title}", fontsize=10)
         rel = save(fig, s.out_dir, f"{s.stem}-memory")
     scales = s.scales
-    caption = (f"Left: {panels[0][4]}. Right: {panels[1][4]}. " + (
+    caption = ((f"Left: {panels[0][4]}. Right: {panels[1][4]}. " if len(panels) == 2 else
+                f"{panels[0][4][0].upper()}{panels[0][4][1:]} (no memray run here: --no-memray). ") + (
         "Exponent in the legend: slope of log(memory) against log(rows) over the adapter's largest decade of "
         "scales (below it fixed costs flatten every curve) - about 0: "
         "memory stays flat as data grows (out-of-core); about 1: it grows with the data. Fixed costs (imports, "
@@ -123,8 +126,8 @@ def memory_plot(s: Section) -> Plot:
         f"{fmt_rows(scales[-1])} rows at {len(scales)} scale(s); over less, fixed costs and noise decide the "
         "slope. Run a suite with more scales.") + " The dotted black line is the machine's RAM (a note on the "
         "top edge when it lies far above every figure here).")
-    return Plot(rel, "Peak memory vs rows",
-                described(f"peak memory of fit against training rows, {s.title}", names, s.failed), caption)
+    return Plot(rel, "Fit memory vs rows",
+                described(f"fit memory against training rows, {s.title}", names, s.failed), caption)
 
 
 def projection_plot(s: Section) -> Plot | None:
