@@ -196,8 +196,8 @@ def verdict_table(verdicts: list[Verdict], task: str, out_of_core: list[Verdict]
     loss_label = get_task(task).loss.label
     head = ["rows", "fastest (rows/s in fit)", "leanest (fit memory)", "most accurate", "cheapest per 10^9 rows",
             f"Pareto front: fit time, {loss_label}", f"learned nothing ({loss_label})", "failed / not run"]
-    answers = answer_sentences(verdicts, out_of_core or [], loss_label)
-    said = f"<caption class=answer>{' '.join(esc(a) for a in answers)}</caption>" if answers and caption else ""
+    answers = answer_sentences(verdicts, out_of_core or [], loss_label) if caption else []  # else shown outside
+    said = f"<caption class=answer>{' '.join(esc(a) for a in answers)}</caption>" if answers else ""
     out = [f"<table class=verdict data-section=\"{esc(section)}\">{said}<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
            + "</tr></thead><tbody>"]
     judged = [g for v in verdicts for g in v.learned + v.not_converged]
