@@ -663,7 +663,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      "harness_failures": [{"case": s.label(), "reason": why} for s, why in failed]})
     else:
         if len(records) > 1:
-            console.print(summary_table(records))
+            console.print(summary_table(records, console.width if console.is_terminal else None))
         console.print(f"{len(records)} case(s): " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
                       + (f" ({kept} already recorded, kept; --force reruns them)" if kept else ""))
         console.print(f"records: {Path(args.results) / RECORDS_FILE}")
@@ -720,14 +720,22 @@ class _RunColumn(ProgressColumn):
                     + ("" if t0 is None else f", case {fmt_seconds(time.monotonic() - t0)}"))
 
 
-def summary_table(records) -> Table:
-    """Adapter x scale: median rows/s (and spread over repeats), RSS growth during fit, holdout loss, status."""
+def summary_table(records, width: int | None = None) -> Table:
+    """Adapter x scale: median rows/s (and spread over repeats), RSS growth during fit, holdout loss, status.
+
+    ``width`` (the terminal's columns): where a full cell would not fit, each cell keeps rows/s and loss only
+    (two lines, not five wrapped ones) and the title says where the rest is.
+    """
     from oocbench.analysis import summary_cells
 
     cells = summary_cells(records)
     scales = sorted({s for per in cells.values() for s in per})
-    table = Table(title="summary (median over repeats; +-: (max-min)/median)")
-    table.add_column("adapter")
+    compact = width is not None and width < 32 + 18 * len(scales)
+    losses = " / ".join(sorted({c["loss_name"].replace("_", " ") for per in cells.values() for c in per.values()
+                                if c.get("loss_name")}))
+    table = Table(title=f"median rows/s, holdout {losses or 'loss'} (all figures: oocbench report)"
+                  if compact else "summary (median over repeats; +-: (max-min)/median)")
+    table.add_column("adapter", no_wrap=compact)
     table.add_column("dataset")
     for n in scales:
         table.add_column(f"n={n:,}")
@@ -741,11 +749,14 @@ def summary_table(records) -> Table:
             lines = []
             if c["rows_per_s"]["n"]:
                 rate = fmt_rate(c["rows_per_s"]["median"])
-                if c["rows_per_s"]["n"] > 1 and c["rows_per_s"]["spread"] is not None:
-                    rate += f" +-{c['rows_per_s']['spread']:.0%}"
                 loss = c["loss"]["median"]
-                lines += [rate, f"RSS +{fmt_bytes(c['rss_fit_bytes']['median'])}",
-                          f"{c['loss_name'].replace('_', ' ')} {loss:.4f}" if loss is not None else "-"]
+                if compact:
+                    lines += [f"{fmt_rows(c['rows_per_s']['median'])}/s", f"{loss:.4f}" if loss is not None else "-"]
+                else:
+                    if c["rows_per_s"]["n"] > 1 and c["rows_per_s"]["spread"] is not None:
+                        rate += f" +-{c['rows_per_s']['spread']:.0%}"
+                    lines += [rate, f"RSS +{fmt_bytes(c['rss_fit_bytes']['median'])}",
+                              f"{c['loss_name'].replace('_', ' ')} {loss:.4f}" if loss is not None else "-"]
             if c["status"] != "ok":
                 lines.append(f"[red]{c['status']}[/]")
             row.append("\n".join(lines))

@@ -112,3 +112,24 @@ def test_every_case_leaves_the_eta_whether_it_ran_was_kept_or_failed(data, tmp_p
 
     run_cases(more, tmp_path / "res", Limits(timeout_s=120), memray=False, errors=errors, on_finished=on_finished)
     assert finished == more and len(errors) == 1 and eta.pending == {}
+
+
+def test_the_run_summary_fits_an_80_column_terminal_without_cutting_a_name():
+    """At 80 columns each cell keeps rows/s and loss (the rest is in the report); no adapter name is cut."""
+    from rich.console import Console
+
+    from oocbench.cli import summary_table
+    from oocbench.records import CaseRecord, CaseSpec, Memory
+
+    records = [CaseRecord(CaseSpec(a, d, n), status="ok", task="binary", rows_per_s=1.2e6, rows=n,
+                          metrics={"log_loss": 0.1427}, memory=Memory(rss_fit_bytes=5 * 2**20))
+               for a in ("dask-ml.incremental", "xgboost.external-memory") for d in ("synth-binary", "synth-ctr")
+               for n in (10_000, 100_000, 1_000_000)]
+    narrow = Console(width=80, record=True, color_system=None)
+    narrow.print(summary_table(records, 80))
+    text = narrow.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text and "xgboost.external-memory" in text and "1.2M/s" in text and "0.1427" in text
+    wide = Console(width=200, record=True, color_system=None)
+    wide.print(summary_table(records, 200))
+    assert "RSS +5 MiB" in wide.export_text()  # a wide terminal keeps every figure
