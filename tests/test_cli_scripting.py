@@ -133,3 +133,23 @@ def test_the_run_summary_fits_an_80_column_terminal_without_cutting_a_name():
     wide = Console(width=200, record=True, color_system=None)
     wide.print(summary_table(records, 200))
     assert "RSS +5 MiB" in wide.export_text()  # a wide terminal keeps every figure
+
+
+def test_the_eta_treats_a_fits_own_set_up_as_fixed_past_the_largest_finished_scale():
+    """Per-row time at 10^4 rows counts a fit's set-up (TF's tracing) as rows: ``make bench`` showed 3x the
+    time left past its middle. Two scales of a dataset give a line; one, the growth seen on another dataset."""
+    from oocbench.harness.eta import Eta
+    from oocbench.records import CaseRecord, CaseSpec, Timings
+
+    def done(dataset, n, total, fit):
+        spec = CaseSpec("a", dataset, n)
+        return spec, CaseRecord(spec, status="ok", timings=Timings(total_s=total, fit_s=fit))
+
+    eta = Eta([CaseSpec("a", "d1", 1_000_000), CaseSpec("a", "d2", 1_000_000)])
+    for spec, record in (done("d1", 10_000, 10.0, 5.0), done("d1", 100_000, 12.0, 7.0), done("d2", 10_000, 10.0, 5.0)):
+        eta.finished(spec, record.timings.total_s, record)
+    # d1: 5 s fixed + 7 s at 10^5 + 2 s per 9x10^4 rows beyond (per-row alone: 5 + 70 = 75 s)
+    assert eta._from_records(CaseSpec("a", "d1", 1_000_000)) == pytest.approx(32.0)
+    # d2, one scale: d1's growth (7/5 over a decade, k = 0.15) clamped to k = 0.5: 5 + 5 x 100^0.5
+    assert eta._from_records(CaseSpec("a", "d2", 1_000_000)) == pytest.approx(55.0)
+    assert eta.remaining() == pytest.approx(87.0)

@@ -123,3 +123,21 @@ def test_sampler_catches_a_short_spike_and_the_kernel_figure_agrees(tmp_path, fa
     assert mem["rss_peak_kernel_bytes"] - base >= 0.95 * spike, mem
     assert mem["rss_peak_sampled_bytes"] - base >= 0.9 * spike, mem  # 10 ms sampling did not miss it
     assert mem["rss_fit_bytes"] >= 0.95 * spike
+
+
+def test_a_grid_point_that_crashes_a_shared_tuning_process_runs_again_alone(tmp_path, fault_site):
+    """Grid points share a child process per worker; one that segfaults it is rerun alone and recorded
+    ``crashed``, the points the dead process had not reached run alone too, and the tuning picks among the rest."""
+    env = {"PYTHONPATH": _pythonpath(fault_site)}
+    out = oocbench_cli("run", "--adapter", "fault.crash-point", "--dataset", "synth-binary", "--scale", "2000",
+                       "--profile", "tuned", "--no-memray", cwd=tmp_path, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    points = read_records(tmp_path / "results" / "tuning.jsonl")
+    assert len(points) == 6
+    by = {(dict(p.case.params)["crash"], dict(p.case.params)["shrink"]): p for p in points}
+    for (crash, _), p in by.items():
+        assert (p.status, "SIGSEGV" in p.reason) == (("crashed", True) if crash else ("ok", False)), p.reason
+    assert all("shared_process" in by[0, s].extra for s in (0.0, 0.1, 0.2))  # they shared processes
+    assert not any("shared_process" in by[1, s].extra for s in (0.0, 0.1, 0.2))  # a crash is its own record
+    (case,) = read_records(tmp_path / "results" / "records.jsonl")
+    assert case.status == "ok" and case.extra["tuning"]["winner"]["params"]["crash"] == 0

@@ -115,3 +115,19 @@ def test_time_ticks_do_not_overlap_in_a_narrow_panel():
         assert len(boxes) >= 2, (lo, hi)
         for a, b in zip(boxes, boxes[1:]):
             assert a.x1 < b.x0, (lo, hi, [t.get_text() for t in ax.get_xticklabels()])
+
+
+def test_tuned_labels_keep_their_adapters_colour_and_use_up_no_colour_of_another():
+    """Tuned cases' labels ("vw.linear l2=1e-06") take their adapter's colour with a marker of their own: 15
+    adapters with 3 labels each kept 15 colours (by label, 60 names wrapped the palette and two adapters in one
+    legend came out alike)."""
+    from oocbench.reports.style import label_styles
+
+    names = adapter_names()
+    pairs = [(n, n) for n in names] + [(n, f"{n} p={v}") for n in names for v in (1, 2)]
+    styles = label_styles(pairs)
+    colour = {n: styles[n].color for n in names}
+    assert len(set(colour.values())) == len(names) and colour == {n: s.color for n, s in adapter_styles(names).items()}
+    for n in names:
+        mine = [styles[label] for a, label in pairs if a == n]
+        assert {s.color for s in mine} == {colour[n]} and len({s.marker for s in mine}) == 3

@@ -22,7 +22,7 @@ from oocbench.adapters.base import MAX_TUNE_POINTS, PROFILES, TUNED
 from oocbench.adapters.registry import discover
 from oocbench.features import BatchStream
 from oocbench.harness.suites import check_params
-from oocbench.harness.tune import NO_GRID, TUNING_FILE, choose
+from oocbench.harness.tune import MAX_TUNE_WORKERS, NO_GRID, TUNING_FILE, choose
 from oocbench.harness.validation import ValidationSplit, split_rows
 from oocbench.records import CaseRecord, CaseSpec
 from tests.conftest import REPO, oocbench_cli
@@ -117,11 +117,31 @@ def test_the_holdout_is_not_read_before_the_winner_is_chosen(tuned):
     reads = _lines(tuned["log"])
     grid = [r for r in reads if r["role"] == "grid"]
     holdout = [r for r in reads if r["holdout"]]
-    assert len({r["pid"] for r in grid}) == sum(len(t["points"]) for t in tuned["first"]["tuning"])
+    # grid points share a child process per worker (run_points)
+    pids, points = {r["pid"] for r in grid}, sum(len(t["points"]) for t in tuned["first"]["tuning"])
+    assert len(ADAPTERS) <= len(pids) <= len(ADAPTERS) * MAX_TUNE_WORKERS and len(pids) < points
     assert not [r for r in grid if r["holdout"]]  # (the spy would have failed such a point: every one is ok)
     assert all(p["status"] == "ok" for t in tuned["first"]["tuning"] for p in t["points"])
     assert holdout and all(r["role"] == "case" for r in holdout)
     assert max(r["t"] for r in grid) < min(r["t"] for r in holdout)  # every grid read came first
+
+
+def test_a_grid_point_in_a_shared_process_scores_as_it_does_alone(tiny, data_base):
+    """Sharing a process pays imports once and changes nothing a point is used for: its validation loss."""
+    from oocbench.harness.runner import run_case, run_points
+
+    tiny("synth-ctr", 6_000)
+    split = dict(zip(("train_rows", "valid_rows"), split_rows(6_000), strict=True))
+    specs = [CaseSpec("sklearn.sgd", "synth-ctr", 6_000, profile="recommended", params=(("alpha", a),))
+             for a in (1e-5, 1e-3, 1e-1)]
+    shared = run_points(specs, data_base=data_base, validation=split)
+    alone = [run_case(s, memray=False, data_base=data_base, validation=split) for s in specs]
+    assert [r.status for r in shared] == ["ok"] * 3
+    assert [r.metrics for r in shared] == [r.metrics for r in alone]  # validation figures, bit for bit
+    assert len(set(r.metrics["log_loss"] for r in shared)) == 3  # the points differ: each its own adapter
+    assert [r.extra["shared_process"]["point"] for r in shared] == [0, 1, 2]
+    assert shared[1].timings.child_start_s == 0.0 < shared[0].timings.child_start_s  # one process start
+    assert all(r.rows == split["train_rows"] for r in shared)
 
 
 def test_a_rerun_reuses_the_grid_and_the_tuned_cases(tuned):

@@ -223,6 +223,58 @@ def execute(spec: dict[str, Any], data_root: str, mode: str = "timed",
         adapter.close()
 
 
+def _guarded(payload: dict[str, Any]) -> dict[str, Any]:
+    """One case's result with its status: every failure becomes a recorded status, never an exception."""
+    from oocbench.datasets.manifest import DatasetError
+
+    try:
+        return {"status": "ok", **execute(payload["case"], payload["data_root"], payload.get("mode", "timed"),
+                                          payload.get("validation"))}
+    except MemoryError:
+        return {"status": "oom", "reason": "MemoryError raised inside the case"}
+    except DatasetError as exc:  # damaged data: the runner raises it as a harness failure (never recorded)
+        tb = traceback.format_exc().strip().splitlines()
+        return {"status": "harness-error", "reason": str(exc), "traceback": "\n".join(tb[-15:])}
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded status
+        tb = traceback.format_exc().strip().splitlines()
+        status = "timeout" if isinstance(exc, KeyboardInterrupt) else "error"
+        return {"status": status, "reason": f"{type(exc).__name__}: {exc}", "traceback": "\n".join(tb[-15:])}
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def run_points(payload: dict[str, Any], out_path: Path) -> dict[str, Any]:
+    """Tuning grid points one after another in this process (see :func:`oocbench.harness.runner.run_points`).
+
+    Each finished point's result is appended to ``points.jsonl`` beside ``out_path`` at once, so the runner keeps
+    what ended before a crash; a point that ran out of memory, was stopped or met damaged data ends the run (the
+    runner runs the points after it alone). Each point has its own work directory; the process start is the
+    first point's.
+    """
+    from oocbench.harness.runner import POINTS_FILE
+
+    base = os.environ.get("OOCBENCH_CASE_DIR")
+    with open(out_path.with_name(POINTS_FILE), "a") as steps:
+        for i, point in enumerate(payload["points"]):
+            if base:
+                (work := Path(base) / f"point-{i}").mkdir(exist_ok=True)
+                os.environ["OOCBENCH_CASE_DIR"] = str(work)
+            t = time.perf_counter()
+            result = _guarded(point)
+            result["wall_s"] = time.perf_counter() - t
+            if i and "timings" in result:  # the process started once, before the first point
+                result["timings"]["child_start_s"] = 0.0
+            elif "timings" in result:
+                result["wall_s"] += result["timings"].get("child_start_s") or 0.0
+            steps.write(_json(result) + "\n")
+            steps.flush()
+            if result["status"] in ("oom", "timeout", "harness-error"):
+                break
+    return {"status": "ok"}
+
+
 def main(argv: list[str] | None = None) -> int:
     spec_path, out_path = (argv or sys.argv[1:])[:2]
     # a shell starts a background job (`make bench &`, nohup) with SIGINT ignored, and Python then installs no
@@ -231,22 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     if parent := os.environ.get("OOCBENCH_PARENT_PID"):
         watch_parent(int(parent))
     payload = json.loads(Path(spec_path).read_text())
-    from oocbench.datasets.manifest import DatasetError
-
-    try:
-        result = {"status": "ok", **execute(payload["case"], payload["data_root"], payload.get("mode", "timed"),
-                                            payload.get("validation"))}
-    except MemoryError:
-        result = {"status": "oom", "reason": "MemoryError raised inside the case"}
-    except DatasetError as exc:  # damaged data: the runner raises it as a harness failure (never recorded)
-        tb = traceback.format_exc().strip().splitlines()
-        result = {"status": "harness-error", "reason": str(exc), "traceback": "\n".join(tb[-15:])}
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded status
-        tb = traceback.format_exc().strip().splitlines()
-        status = "timeout" if isinstance(exc, KeyboardInterrupt) else "error"
-        result = {"status": status, "reason": f"{type(exc).__name__}: {exc}", "traceback": "\n".join(tb[-15:])}
+    result = run_points(payload, Path(out_path)) if payload.get("mode") == "points" else _guarded(payload)
     tmp = Path(out_path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    tmp.write_text(_json(result))
     os.replace(tmp, out_path)
     return 0
 

@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from statistics import median
 
@@ -62,13 +63,45 @@ class Eta:
                 self.split.append((spec, fixed, (total - fixed) / max(spec.scale, 1)))
 
     def _from_records(self, c: CaseSpec) -> float | None:
-        """``c``'s seconds from the split of the same adapter's largest finished case (same dataset first)."""
+        """``c``'s seconds from the split of the same adapter's finished cases (same dataset first).
+
+        Up to the largest finished scale: its fixed seconds plus its seconds per row. Past it, the part that grows
+        is itself partly fixed (a fit's set-up, a first batch's tracing), which per-row time at one scale counts as
+        rows (3x too high past half of ``make bench``): with two scales of the dataset, a line through them; with
+        one, the growth the same adapter showed between two scales of another dataset (as rows^k, k in [0.5, 1]).
+        """
         same = ([x for x in self.split if x[0].adapter == c.adapter and x[0].dataset == c.dataset]
                 or [x for x in self.split if x[0].adapter == c.adapter])
         if not same:
             return None
-        _, fixed, per_row = max(same, key=lambda x: x[0].scale)
+        spec, fixed, per_row = max(same, key=lambda x: x[0].scale)
+        largest = spec.scale
+        grows = per_row * largest
+        if c.scale <= largest:
+            return fixed + per_row * c.scale
+        below = [x for x in same if x[0].scale < largest]
+        if below:
+            n1, _, r1 = max(below, key=lambda x: x[0].scale)
+            rate = (grows - r1 * n1.scale) / (largest - n1.scale)
+            if rate > 0:
+                return fixed + grows + rate * (c.scale - largest)
+        elif (k := self._exponent(c.adapter, spec.dataset)) is not None:
+            return fixed + grows * (c.scale / largest) ** k
         return fixed + per_row * c.scale
+
+    def _exponent(self, adapter: str, but: str) -> float | None:
+        """How the growing seconds of ``adapter`` scaled with rows on another dataset than ``but`` (its two largest
+        scales), clamped to [0.5, 1]; ``None`` where no other dataset has two scales."""
+        by: dict[str, dict[int, float]] = {}
+        for spec, _, per_row in self.split:
+            if spec.adapter == adapter and spec.dataset != but:
+                by.setdefault(spec.dataset, {})[spec.scale] = per_row * spec.scale
+        for scales in by.values():
+            if len(scales) >= 2:
+                (n1, g1), (n2, g2) = sorted(scales.items())[-2:]
+                if g1 > 0 and g2 > 0:
+                    return min(1.0, max(0.5, math.log(g2 / g1) / math.log(n2 / n1)))
+        return None
 
     def _start(self) -> float:
         return min(s for _, s in self.seen)

@@ -95,13 +95,17 @@ def run_child(payload: dict, limits: Limits, workdir: Path) -> tuple[dict, float
            "PYTHONFAULTHANDLER": "1"}
     cap = limits.memory_cap()
     start = time.perf_counter()
+    # a points child (run_points): the time limit is each point's, its clock restarts when a point is written
+    points_file, seen, clock = (workdir / POINTS_FILE if payload.get("mode") == "points" else None), None, start
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "oocbench.harness.case", str(spec_path), str(out_path)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         ps = psutil.Process(proc.pid)
         fate: dict | None = None
         while proc.poll() is None:
-            elapsed = time.perf_counter() - start
+            if points_file is not None and points_file.exists() and (size := points_file.stat().st_size) != seen:
+                seen, clock = size, time.perf_counter()
+            elapsed = time.perf_counter() - clock
             rss = tree_rss(ps)
             if rss > cap:
                 # RSS, not RLIMIT_AS: TensorFlow and JIT runtimes reserve far more address space than they use
@@ -180,42 +184,9 @@ def run_case(spec: CaseSpec, limits: Limits | None = None, memray: bool = True,
 
 def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | str | None,
               validation: dict[str, int] | None = None) -> CaseRecord:
-    started = _now()
-    entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
-    record = CaseRecord(case=spec, started_at=started, provenance=provenance())
-    record.provenance["thread_env"] = thread_env(spec.threads)  # what the child process runs with
-    record.provenance["arrow_memory_pool"] = "system"
-    # the limits the case ran under: a timeout / oom under smaller ones than a later run's is retried then
-    record.provenance["limits"] = limits_of(limits)
-    if entry.cls is None or not entry.installed:
-        return replace(record, status="not-installed", reason=entry.reason, finished_at=_now())
-    gen = datasets.get_source(spec.dataset)
-    record.adapter_info = entry.cls.describe()
-    # keyed by distribution name ("river"), never by a requirement string ("river>=0.21")
-    record.provenance["versions"][entry.cls.library_distribution()] = entry.cls.library_version()
-    if reason := entry.cls.skip(gen.task):
-        return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now())
-    if spec.passes > 1 and not entry.cls.multi_pass():
-        return replace(record, status="skipped", task=gen.task, finished_at=_now(),
-                       reason=f"{spec.adapter} makes one pass only: {entry.cls.update_semantics or 'no multi-pass mode'}")
-    dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
-    # the record will claim this dataset, seed and n: check that the data on disk is that (DatasetError if not)
-    if short := check_claims(dataset, spec.dataset, spec.scale, spec.seed, gen.kind):
-        # a bundled or user file holding fewer rows than asked: never `ok` under an n it did not have
-        return replace(record, status="skipped", reason=short, task=gen.task, finished_at=_now())
-    # how large the training data is on disk (what "larger than RAM" is judged on)
-    record.extra["dataset"] = {"train_bytes": sum(s.bytes for s in dataset.manifest.shards),
-                               "shards": len(dataset.manifest.shards), "rows": dataset.rows,
-                               "sealed": bool(dataset.manifest.seal)}
-    try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
-        choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
-                      getattr(entry.cls, "dense_only_because", ""))
-    except UnsupportedInputError as exc:
-        return replace(record, status="skipped", reason=str(exc), task=gen.task, finished_at=_now())
-    # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment
-    payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
-    if validation:
-        payload["validation"] = dict(validation)
+    record, payload = _open_case(spec, limits, data_base, validation)
+    if payload is None:
+        return record
     with tempfile.TemporaryDirectory(prefix="oocbench-case-") as tmp:
         result, wall = run_child(payload, limits, Path(tmp))
         _raise_harness_error(result)
@@ -228,14 +199,114 @@ def _run_case(spec: CaseSpec, limits: Limits, memray: bool, data_base: Path | st
                 result["timings"]["memray_fit_s"] = heap["timings"].get("memray_fit_s")
             else:
                 result.setdefault("extra", {})["memray_failed"] = heap.get("reason", "")
+    return _close_case(record, result, wall, validation)
+
+
+def run_points(specs: list[CaseSpec], limits: Limits | None = None, data_base: Path | str | None = None,
+               validation: dict[str, int] | None = None) -> list[CaseRecord]:
+    """Run tuning grid points of one adapter one after another in one child process; their records, in order.
+
+    A grid point is used for its validation loss only, never for its time or memory, so the points of one
+    adapter may share a process: its interpreter start and library imports (70% of a point's wall time in the
+    default suite) are paid once. Each point still gets its own adapter object, seed and work directory, and the
+    time limit applies to each point (the clock restarts when one ends). A point the shared process did not
+    finish (the process crashed, ran out of memory or past the limit) runs again alone, as :func:`run_case`, so
+    its record says its own fate. Records say ``extra.shared_process``; without ``validation`` every spec runs
+    alone (a measured case never shares a process).
+    """
+    limits = limits or Limits()
+    if not validation:
+        return [run_case(s, limits, memray=False, data_base=data_base) for s in specs]
+    start = load_snapshot()
+    opened = [_open_case(s, limits, data_base, validation) for s in specs]
+    todo = [i for i, (_, payload) in enumerate(opened) if payload is not None]
+    done: dict[int, dict] = {}
+    if todo:
+        payload = {**opened[todo[0]][1], "mode": "points", "points": [opened[i][1] for i in todo]}
+        with tempfile.TemporaryDirectory(prefix="oocbench-points-") as tmp:
+            run_child(payload, limits, Path(tmp))
+            steps = Path(tmp) / POINTS_FILE
+            lines = steps.read_text().splitlines() if steps.exists() else []
+        for i, line in zip(todo, lines):  # a line per finished point, in order; a cut last line is not one
+            with contextlib.suppress(ValueError):
+                done[i] = json.loads(line)
+    records = []
+    for i, (record, payload) in enumerate(opened):
+        result = done.get(i)
+        if payload is None:
+            records.append(record)
+        elif result is None or result.get("status") in ("timeout", "oom", "crashed"):  # its own fate, alone
+            records.append(run_case(specs[i], limits, memray=False, data_base=data_base, validation=validation))
+        else:
+            _raise_harness_error(result)
+            record = _close_case(record, result, result.pop("wall_s"), validation)
+            record.extra["shared_process"] = {"point": todo.index(i), "of": len(todo), "why": SHARED_WHY}
+            record.provenance["load"] = load_during(start, load_snapshot())
+            records.append(record)
+    return records
+
+
+#: where a points child writes each finished point's result, one JSON line each (see :func:`run_points`)
+POINTS_FILE = "points.jsonl"
+SHARED_WHY = ("tuning grid points of one adapter share one child process (imports paid once): only their "
+              "validation loss is used; their time and memory include what earlier points left in the process")
+
+
+def _open_case(spec: CaseSpec, limits: Limits, data_base: Path | str | None,
+               validation: dict[str, int] | None = None) -> tuple[CaseRecord, dict | None]:
+    """A case's record before it runs and the payload of its child; no payload: the record is final (not
+    installed, skipped, data short of the case's rows)."""
+    started = _now()
+    entry = get_entry(spec.adapter)  # raises UnknownAdapterError for a name nobody knows
+    record = CaseRecord(case=spec, started_at=started, provenance=provenance())
+    record.provenance["thread_env"] = thread_env(spec.threads)  # what the child process runs with
+    record.provenance["arrow_memory_pool"] = "system"
+    # the limits the case ran under: a timeout / oom under smaller ones than a later run's is retried then
+    record.provenance["limits"] = limits_of(limits)
+    if entry.cls is None or not entry.installed:
+        return replace(record, status="not-installed", reason=entry.reason, finished_at=_now()), None
+    gen = datasets.get_source(spec.dataset)
+    record.adapter_info = entry.cls.describe()
+    # keyed by distribution name ("river"), never by a requirement string ("river>=0.21")
+    record.provenance["versions"][entry.cls.library_distribution()] = entry.cls.library_version()
+    if reason := entry.cls.skip(gen.task):
+        return replace(record, status="skipped", reason=reason, task=gen.task, finished_at=_now()), None
+    if spec.passes > 1 and not entry.cls.multi_pass():
+        return replace(record, status="skipped", task=gen.task, finished_at=_now(),
+                       reason=f"{spec.adapter} makes one pass only: {entry.cls.update_semantics or 'no multi-pass mode'}"), None
+    dataset = datasets.load(spec.dataset, spec.scale, spec.seed, base=data_base)
+    # the record will claim this dataset, seed and n: check that the data on disk is that (DatasetError if not)
+    if short := check_claims(dataset, spec.dataset, spec.scale, spec.seed, gen.kind):
+        # a bundled or user file holding fewer rows than asked: never `ok` under an n it did not have
+        return replace(record, status="skipped", reason=short, task=gen.task, finished_at=_now()), None
+    # how large the training data is on disk (what "larger than RAM" is judged on)
+    record.extra["dataset"] = {"train_bytes": sum(s.bytes for s in dataset.manifest.shards),
+                               "shards": len(dataset.manifest.shards), "rows": dataset.rows,
+                               "sealed": bool(dataset.manifest.seal)}
+    try:  # an adapter that takes no batch format suiting this data (dense-only on categorical data) is skipped
+        choose_format(tuple(entry.cls.input_formats), dataset.manifest.has_categorical,
+                      getattr(entry.cls, "dense_only_because", ""))
+    except UnsupportedInputError as exc:
+        return replace(record, status="skipped", reason=str(exc), task=gen.task, finished_at=_now()), None
+    # an absolute path or a URL (s3://...): the child streams from it itself, resolved with its own environment
+    record.task = gen.task  # the child's own task replaces it
+    payload = {"case": {**record.to_dict()["case"]}, "data_root": dataset.uri, "mode": "timed"}
+    if validation:
+        payload["validation"] = dict(validation)
+    return record, payload
+
+
+def _close_case(record: CaseRecord, result: dict, wall: float, validation: dict[str, int] | None) -> CaseRecord:
+    """A case's record from its child's result (status, figures, timings, memory), checked when ``ok``."""
     record.status = result["status"]
     record.reason = result.get("reason", "")
     if "traceback" in result:
         record.extra["traceback"] = result["traceback"]
+    task = record.task
     for name in ("task", "rows", "rows_per_s", "metrics", "optimum", "baseline"):
         if name in result:
             setattr(record, name, result[name])
-    record.task = record.task or gen.task
+    record.task = record.task or task
     record.adapter_info.update(result.get("adapter_info", {}))
     record.extra.update(result.get("extra", {}))
     record.timings = Timings(**{**result.get("timings", {}), "total_s": wall})

@@ -103,7 +103,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                       "10^7 rows (two decades: a scaling exponent), short cases twice, a case projected past "
                       f"{DEFAULT_BUDGET_S:g} s from its smaller scale recorded skipped; recommended (each "
                       "library's documented practice) and tuned (each adapter's grid fitted at 10^4 rows on a "
-                      "validation tail, a point per core at a time) at 10^5 rows, each case once and without the "
+                      "validation tail, the points in a process per core) at 10^5 rows, each case once and without the "
                       "memray run (no heap peak). To stay under 60 min on 2 cores: 10^4 rows and more scales for "
                       "the other views are left out, short cases run twice (not three times), and synth-nonlinear "
                       "(dense, synth-binary's shape; read for its losses) has no memray run"),

@@ -1,8 +1,9 @@
 """The ``tuned`` profile: each library at its best, chosen on a validation tail of the training rows, never the holdout.
 
 For each adapter and dataset among a run's ``tuned`` cases, every point of the adapter's ``tune_grid``
-(:meth:`~oocbench.adapters.base.Adapter.tune_points`) runs as a case of its own, in its own child process
-(:func:`oocbench.harness.runner.run_case`, no memray run), at one scale - the *tune scale*: the smallest scale
+(:meth:`~oocbench.adapters.base.Adapter.tune_points`) runs as a case of its own, with no memray run, one after
+another in a child process per worker (:func:`oocbench.harness.runner.run_points`: imports paid once, each point
+its own adapter object; a point that kills its process runs again alone), at one scale - the *tune scale*: the smallest scale
 of those cases, or the one asked for (``--tune-scale``, a suite's ``tune_scale``) - with the ``recommended``
 profile plus the point's overrides. It learns from that scale's training rows minus a validation tail (the last
 20%, :func:`~oocbench.harness.validation.split_rows`) and is scored on the tail
@@ -32,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from oocbench.adapters.base import MAX_TUNE_POINTS, TUNED, TUNED_BASE
-from oocbench.harness.runner import Limits, run_case
+from oocbench.harness.runner import Limits, run_points
 from oocbench.harness.validation import VALID_SHARE, split_rows
 from oocbench.records import HARNESS_KNOBS, CaseRecord, CaseSpec, SkippedLine, append_record, read_records
 
 #: where the grid points' records go, in the results directory
 TUNING_FILE = "tuning.jsonl"
-#: the most grid points run at once (each a process of its own, on one thread; see :func:`tune_workers`)
+#: the most child processes that run grid points at once (each on one thread; see :func:`tune_workers`)
 MAX_TUNE_WORKERS = 4
 #: how the winner is chosen (``{loss}``: the task's headline loss)
 RULE = ("lowest validation {loss} (the task's headline loss: log loss for binary, RMSE for regression) on the "
@@ -195,8 +196,8 @@ def tune_group(specs: list[CaseSpec], results: Path, limits: Limits, scale: int,
                skipped: list[SkippedLine] | None = None, workers: int = 1) -> Tuning:
     """Tune one group of tuned cases (:func:`group_of`): run or reuse every grid point, choose the winner.
 
-    ``workers`` > 1 runs that many grid points at once (each still in its own process) once the first has run
-    alone (an adapter that cannot run says so once); records are kept and reported in grid order.
+    ``workers`` > 1 runs that many child processes at once, each taking every ``workers``-th point, one after
+    another (:func:`~oocbench.harness.runner.run_points`); records are kept and reported in grid order.
 
     Raises whatever :func:`~oocbench.harness.runner.run_case` raises for a failure of the harness (a damaged
     dataset): the caller does not run the group's cases then (their tuning is incomplete), and a rerun retries.
@@ -245,27 +246,31 @@ def tune_group(specs: list[CaseSpec], results: Path, limits: Limits, scale: int,
     records, kept = [], []
     loss = loss_name(task)
 
-    def fit(spec: CaseSpec) -> CaseRecord:
-        return run_case(spec, limits, memray=False, data_base=data_base,
-                        validation={"train_rows": train, "valid_rows": valid})
+    def fit_points(chunk: list[CaseSpec]) -> list[CaseRecord]:
+        return run_points(chunk, limits, data_base=data_base, validation={"train_rows": train, "valid_rows": valid})
 
     fresh = [i for i, s in enumerate(specs_of) if point_key(s, train, valid) not in kept_records]
-    pool = ThreadPoolExecutor(workers) if workers > 1 and len(fresh) > 1 else None
-    futures: dict[int, Future] = {}
+    pool: ThreadPoolExecutor | None = None
+    pending: dict[int, tuple[Future, int]] = {}  # a point to run: its process's future, its place in it
+    if fresh:  # a child process per worker, each taking every n-th point; a skipped adapter starts none
+        n = max(1, min(workers, len(fresh)))
+        pool = ThreadPoolExecutor(n)
+        for c in range(n):
+            chunk = fresh[c::n]
+            future = pool.submit(fit_points, [specs_of[j] for j in chunk])
+            pending.update({j: (future, at) for at, j in enumerate(chunk)})
     try:
         for i, (point, spec) in enumerate(zip(points, specs_of, strict=True)):
             key = point_key(spec, train, valid)
             if key in kept_records:
                 record, was_kept = kept_records[key], True
             else:
-                future = futures.pop(i, None)
-                record = future.result() if future else fit(spec)
+                future, at = pending.pop(i)
+                record = future.result()[at]
                 if not records and record.status in ("not-installed", "skipped"):  # its cases say why themselves
                     t.facts = {"grid": {k: list(v) for k, v in grid.items()},
                                "why": f"not tuned: its grid point was {record.status} ({record.reason})"}
                     return t
-                if pool is not None and future is None:  # the first ran alone: start the others
-                    futures = {j: pool.submit(fit, specs_of[j]) for j in fresh if j > i}
                 record, was_kept = _as_point(record, key, point, train, valid, loss), False
                 append_record(path, record)
             records.append(record)
@@ -273,7 +278,7 @@ def tune_group(specs: list[CaseSpec], results: Path, limits: Limits, scale: int,
             if on_point:
                 on_point(record, was_kept)
     finally:
-        if pool is not None:  # an early return or Ctrl-C: no new point starts; running ones end with their process
+        if pool is not None:  # an early return or Ctrl-C: no new process starts; running ones end with their points
             pool.shutdown(wait=True, cancel_futures=True)
     t.points = records
     t.facts = tuning_facts(grid, fixed, scale, scale_from, train, valid, loss, records, kept)

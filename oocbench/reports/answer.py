@@ -21,7 +21,7 @@ from oocbench.reports.curves import pareto_handles, pareto_panel
 from oocbench.reports.draw import Plot, described, save
 from oocbench.reports.section import Section
 from oocbench.reports.style import RC
-from oocbench.reports.verdict import Verdict, answer_sentence
+from oocbench.reports.verdict import Verdict, answer_sentence, out_of_core_differs
 
 #: which view answers a dataset, first found first (a view not named here comes after these)
 VIEW_ORDER = ("tuned", "recommended", "matched")
@@ -44,11 +44,8 @@ class Lead:
     def sentences(self) -> list[str]:
         label = get_task(self.section.task).loss.label
         out = [answer_sentence(self.verdict, label)]
-        ooc = self.out_of_core
-        if ooc is not None and ooc.most_accurate is not None and (
-                self.verdict.most_accurate is None
-                or ooc.most_accurate.winner is not self.verdict.most_accurate.winner):
-            out.append(answer_sentence(ooc, label, out_of_core=True))
+        if out_of_core_differs(self.out_of_core, self.verdict):
+            out.append(answer_sentence(self.out_of_core, label, out_of_core=True))
         top = max((v for v in self.section.verdicts if v.most_accurate is not None), key=lambda v: v.scale)
         if top.scale > self.verdict.scale:  # where fewer ran: said, with who ran and what a smaller scale reached
             said = answer_sentence(top, label)

@@ -25,7 +25,7 @@ from oocbench.reports.load import latest_per_case
 from oocbench.reports.model import case_groups, flatten, sections
 from oocbench.reports.registry import PLOTS
 from oocbench.reports.section import PROJECT_ROWS, Section
-from oocbench.reports.style import adapter_styles
+from oocbench.reports.style import label_styles
 from oocbench.reports.tuning import tuning_section
 from oocbench.signals import signals_held
 
@@ -192,7 +192,7 @@ def _write(records: list[CaseRecord], out: Path, source: str, project_rows: floa
     """Write the whole report into the (new, empty) directory ``out``."""
     current, superseded = latest_per_case(records)
     groups = case_groups(current, prices)
-    styles = adapter_styles(g.label() for g in groups)
+    styles = label_styles((g.adapter, g.label()) for g in groups)
 
     verdict_html, section_html, nav, placed = [], [], [], []
     for i, ((dataset, profile, threads, setting), sgroups) in enumerate(sections(groups).items(), start=1):

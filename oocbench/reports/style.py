@@ -57,3 +57,24 @@ def adapter_styles(names: Iterable[str]) -> dict[str, Style]:
         taken.add(slot)
         out[name] = Style(PALETTE[slot], MARKERS[(digest // len(PALETTE)) % len(MARKERS)])
     return out
+
+
+def label_styles(pairs: Iterable[tuple[str, str]]) -> dict[str, Style]:
+    """A style per figure label (``(adapter, label)`` pairs; a label adds overrides to the name, as tuned cases'
+    do): the adapter's colour (:func:`adapter_styles`, over adapter names only, so that labels do not use up the
+    palette and make two adapters share a colour), and where one adapter has several labels, one marker each.
+
+    >>> s = label_styles([("vw.linear", "vw.linear"), ("vw.linear", "vw.linear l2=1e-06"), ("tf.mlp", "tf.mlp")])
+    >>> s["vw.linear"].color == s["vw.linear l2=1e-06"].color and s["vw.linear"].marker != s["vw.linear l2=1e-06"].marker
+    True
+    """
+    pairs = sorted(set(pairs))
+    base = adapter_styles(a for a, _ in pairs)
+    out: dict[str, Style] = {}
+    for adapter in base:
+        labels = [label for a, label in pairs if a == adapter]
+        first = MARKERS.index(base[adapter].marker)
+        for i, label in enumerate(labels):
+            out[label] = Style(base[adapter].color, MARKERS[(first + i) % len(MARKERS)])
+    return out
+

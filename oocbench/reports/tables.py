@@ -21,7 +21,7 @@ from oocbench.reports.html import distinct, esc
 from oocbench.reports.load import normalize_versions
 from oocbench.reports.model import NOT_RUN, CaseGroup
 from oocbench.reports.section import Section
-from oocbench.reports.verdict import TIE_WITHIN, Verdict, Win, answer_sentence
+from oocbench.reports.verdict import TIE_WITHIN, Verdict, Win, answer_sentence, out_of_core_differs
 
 
 def _cell(stats: dict[str, Any], fmt) -> str:
@@ -178,13 +178,9 @@ def answer_sentences(verdicts: list[Verdict], out_of_core: list[Verdict], loss_l
     if top is not None:
         out.append(answer_sentence(top, loss_label))
     ooc = max((v for v in out_of_core if v.most_accurate), key=lambda v: v.scale, default=None)
-    if ooc is not None and (top is None or ooc.scale != top.scale or _winners(ooc) != _winners(top)):
+    if out_of_core_differs(ooc, top):
         out.append(answer_sentence(ooc, loss_label, out_of_core=True))
     return [a for a in out if a]
-
-
-def _winners(v: Verdict) -> tuple:
-    return tuple(w.winner.label() if w else None for w in (v.most_accurate, v.fastest, v.leanest))
 
 
 def verdict_table(verdicts: list[Verdict], task: str, out_of_core: list[Verdict] | None = None,

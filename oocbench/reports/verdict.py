@@ -163,6 +163,21 @@ def _times(a: float, b: float) -> str:
 TRADE_AT_LEAST = 1.2
 
 
+def out_of_core_differs(ooc: Verdict | None, every: Verdict | None) -> bool:
+    """Whether the out-of-core verdict ``ooc`` says something ``every`` (all adapters) does not: it names a winner
+    where ``every`` has none, or another most accurate, fastest or leanest adapter. The one rule for adding the
+    out-of-core sentence, on the first screen and in every section."""
+    if ooc is None or ooc.most_accurate is None:
+        return False
+    if every is None or every.most_accurate is None or ooc.scale != every.scale:
+        return True
+
+    def winners(v: Verdict) -> tuple:
+        return tuple(w.winner.label() if w else None for w in (v.most_accurate, v.fastest, v.leanest))
+
+    return winners(ooc) != winners(every)
+
+
 def answer_sentence(v: Verdict, loss_label: str, out_of_core: bool = False) -> str | None:
     """One sentence a reader can act on, every number from ``v``: the most accurate adapter with its loss, speed
     and fit memory, then what the fastest and the leanest (when others) trade for it. ``None`` when nothing
