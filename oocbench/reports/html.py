@@ -34,7 +34,7 @@ table.adapters dl{margin:0}table.adapters dt{font-weight:600;color:#444;margin-t
 .tie{color:#555;font-size:12px}.warn{color:#8a4b00;font-weight:600;font-size:12px}
 th{background:#f0f0f0;font-weight:600;overflow-wrap:normal}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td .range{color:#777;font-size:11px;display:block}
-.status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}
+td.status{font-weight:600;white-space:nowrap}.st-ok{color:#1a7f37}
 .st-timeout,.st-oom,.st-crashed,.st-error,.st-suspect{color:#fff;background:#c62828}
 .st-not-installed,.st-skipped{color:#5d4037;background:#ffe0b2}
 td.reason{color:#333;font-size:12px;max-width:640px;min-width:18em}table.cases,table.agreement,table.insight,table.tuning{display:block;overflow-x:auto;max-width:100%}
