@@ -39,7 +39,7 @@ def memory_scaling_exponent(points: Iterable[tuple[int, float]]) -> float | None
     return sum((x - mx) * (y - my) for x, y in pts) / sxx
 
 
-def _heap(record: CaseRecord) -> int | None:
+def heap_of(record: CaseRecord) -> int | None:
     """memray's heap peak, unless the adapter says it is not heap (``heap_note``)."""
     return None if record.adapter_info.get("heap_note") else record.memory.heap_peak_bytes
 
@@ -50,7 +50,7 @@ def fit_memory(record: CaseRecord) -> float | None:
     The heap peak is left out where the adapter says it is not heap (``heap_note``: memray counts an
     adapter's memory-mapped cache files as allocations, tens of GB for a cache the kernel pages in and out).
     """
-    values = [v for v in (record.memory.rss_fit_bytes, _heap(record)) if v]
+    values = [v for v in (record.memory.rss_fit_bytes, heap_of(record)) if v]
     return float(max(values)) if values else None
 
 
@@ -62,7 +62,7 @@ def with_full_memory(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     MB without). When any repeat has a heap peak, only those count; else all (a run with ``--no-memray``).
     """
     records = list(records)
-    return [r for r in records if _heap(r) is not None] or records
+    return [r for r in records if heap_of(r) is not None] or records
 
 
 def group_repeats(records: Iterable[CaseRecord]) -> dict[CaseSpec, list[CaseRecord]]:

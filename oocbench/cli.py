@@ -542,6 +542,15 @@ def _cases(args: argparse.Namespace) -> list | None:
 MAX_CASES = 2000
 
 
+def _memray_scales(args: argparse.Namespace, cases: list) -> tuple[int, ...]:
+    """The suite's ``memray_scales`` where the run has one of them (``--scale`` may replace the suite's scales:
+    then every scale gets the memray run, as without a suite)."""
+    from oocbench.harness.suites import get_suite
+
+    scales = get_suite(args.suite).memray_scales if args.suite else ()
+    return scales if set(scales) & {c.scale for c in cases} else ()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -643,7 +652,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                     repeat_short=_repeats(args)[1], on_plan=on_plan, on_finished=on_finished,
                                     extra_of=tuned.extra_of if tuned is not None else None,
                                     once=get_suite(args.suite).once_profiles if args.suite else (),
-                                    rss_only=get_suite(args.suite).rss_only_datasets if args.suite else ())
+                                    rss_only=get_suite(args.suite).rss_only_datasets if args.suite else (),
+                                    memray_scales=_memray_scales(args, cases))
             except ResultsDirError as exc:  # checked before the first case: nothing ran
                 err.print(f"oocbench run: {exc}", highlight=False, markup=False, soft_wrap=True)
                 return 1

@@ -116,6 +116,49 @@ def test_the_projection_from_a_smaller_scale_is_within_2x_of_the_real_wall_time(
     small, big = sorted(read_records(tmp_path / "results" / "records.jsonl"), key=lambda r: r.case.scale)
     assert small.status == big.status == "ok" and big.timings.memray_total_s is not None
     reason, facts = over_budget(big.case, [small], 1e-9)
-    real = case_wall_s(big)[1]
+    real = case_wall_s(big, memray=False)[1]  # the budget is on the timed run
     assert real / 2 <= facts["projected_s"] <= real * 2, (facts, real)
     assert facts["from_growing_s"] < facts["from_wall_s"] and "fit and reading" in reason
+    assert facts["from_wall_s"] < case_wall_s(small)[1]  # the smaller case's memray run is not in the basis
+
+
+def _done(dataset: str, n: int, total: float, fit: float, memray_total: float | None = None):
+    from oocbench.records import CaseRecord, CaseSpec, Timings
+
+    return CaseRecord(CaseSpec("a", dataset, n), status="ok", timings=Timings(
+        total_s=total, fit_s=fit, memray_total_s=memray_total, memray_fit_s=memray_total and memray_total - 1))
+
+
+def test_the_budget_projects_a_fits_own_set_up_as_fixed_like_the_eta():
+    """tf.mlp's fit took 1.2, 3.6 and 23.6 s at 10^5, 10^6 and 10^7 synth-nonlinear rows: its fit has a set-up
+    that one scale counts as rows (153 s projected at 10^6 synth-ctr rows, the most accurate model skipped).
+    Two scales of the case give a line; one, the growth the case showed on another dataset (k in [0.5, 1]);
+    nothing else, linear. The memray run is not in the budget's basis."""
+    from dataclasses import replace
+
+    big = replace(_done("d1", 1, 0, 0).case, scale=1_000_000)
+    two = [_done("d1", 10_000, 10.0, 5.0), _done("d1", 100_000, 12.0, 7.0)]
+    assert over_budget(big, two, 1e-9)[1]["projected_s"] == pytest.approx(5 + 7 + 2 / 90_000 * 900_000)
+    assert "a line through 10,000 and 100,000 rows" in over_budget(big, two, 1e-9)[0]
+    one = [_done("d1", 100_000, 12.0, 7.0)]
+    assert over_budget(big, one, 1e-9)[1]["projected_s"] == pytest.approx(5 + 70)  # linear
+    other = [_done("d2", 10_000, 10.0, 5.0), _done("d2", 100_000, 12.0, 7.0)]  # k = log10(7/5) -> 0.5
+    reason, facts = over_budget(big, one + other, 1e-9)
+    assert facts["projected_s"] == pytest.approx(5 + 7 * 10 ** 0.5) and "another dataset" in reason
+    with_memray = [_done("d1", 100_000, 12.0, 7.0, memray_total=30.0)]
+    assert over_budget(big, with_memray, 1e-9)[1]["projected_s"] == pytest.approx(5 + 70)
+    assert over_budget(big, two, 40.0) is None  # 32 s: within a budget the linear rule (75 s) was over
+
+
+def test_a_suite_runs_the_memray_run_only_at_its_memray_scales(tmp_path, data_base, monkeypatch):
+    from oocbench.harness.runner import Limits
+    from oocbench.harness.suites import run_cases
+    from oocbench.records import CaseSpec
+
+    monkeypatch.setenv("OOCBENCH_DATA_DIR", str(data_base))
+    cases = [CaseSpec("sklearn.sgd", "synth-binary", n) for n in (2000, 20_000)]
+    records = run_cases(cases, tmp_path, Limits(timeout_s=120), memray=True, memray_scales=(20_000,))
+    assert [r.status for r in records] == ["ok", "ok"]
+    assert records[0].memory.heap_peak_bytes is None and records[0].timings.memray_total_s is None
+    assert records[1].memory.heap_peak_bytes and records[1].timings.memray_total_s
+    assert get_suite("default").memray_scales == (1_000_000,)

@@ -395,3 +395,21 @@ def test_plots_come_from_the_registry(results, tmp_path, monkeypatch):
     monkeypatch.setattr("oocbench.reports.build.PLOTS", entries)
     html = build_report(load_records(results), tmp_path / "r").read_text()
     assert html.count("-count.png") == 1 and "<b>1 cases.</b>" in html  # only the regression section
+
+
+def test_memory_scaling_reads_one_kind_of_memory_when_the_heap_peak_is_at_one_scale_only():
+    """The default suite runs memray at 10^6 rows only: a heap peak (here 10x the RSS growth) at the middle
+    scale read beside RSS growth at the others would draw memory that rises then falls. Where a line's heap
+    peak is not at every scale, its scaling is RSS growth alone."""
+    from oocbench.reports.section import Section
+
+    records = [_memory_record(n, 50e6 + 400.0 * n) for n in (10_000, 100_000, 1_000_000)]
+    records[1].memory.heap_peak_bytes = int(records[1].memory.rss_fit_bytes * 10)
+    section = Section("t", "", Path(), case_groups(records), {})
+    expected = memory_scaling([(r.case.scale, r.memory.rss_fit_bytes) for r in records])
+    assert section.scaling["sklearn.batch"].exponent == pytest.approx(expected.exponent)
+    for r in records:
+        r.memory.heap_peak_bytes = int(r.memory.rss_fit_bytes * 2)  # at every scale: the heap counts
+    both = Section("t", "", Path(), case_groups(records), {})
+    assert both.scaling["sklearn.batch"].exponent == pytest.approx(
+        memory_scaling([(r.case.scale, 2 * r.memory.rss_fit_bytes) for r in records]).exponent)

@@ -3,8 +3,9 @@
 A case costs a fixed start (interpreter, imports, data open; the memray run) plus a part that grows with its
 rows, at a rate that depends on the adapter. Counting cases instead (rich's default) was 2x too low: the small
 cases run first. Before any case has finished there is no estimate. Where a finished case's record says which
-of its seconds touched the rows (:func:`oocbench.harness.suites.case_wall_s`: fit, prepare, reading, the memray
-run's fit), that split is used for the same adapter (and dataset) at larger scales: taking each adapter's whole
+of its seconds touched the rows (:func:`oocbench.harness.projection.case_wall_s`: fit, prepare, reading, the memray
+run's fit), that split is used for the same adapter (and dataset) at larger scales, by the rule the suite's time
+budget uses (:func:`oocbench.harness.projection.grown`): taking each adapter's whole
 time at 10^4 rows as "rows" (its imports and memray run included) had made the estimate 8x too high a third of
 the way through ``make bench``.
 
@@ -22,10 +23,10 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from statistics import median
 
+from oocbench.harness.projection import case_wall_s, grown, growth_exponent
 from oocbench.records import CaseSpec
 
 
@@ -41,7 +42,7 @@ class Eta:
         self.pending: dict[str, CaseSpec] = {c.key(): c for c in cases}
         self.seen: list[tuple[CaseSpec, float]] = []
         self.done: set[str] = set()  # every finished case, timed or not (kept from an earlier run)
-        self.split: list[tuple[CaseSpec, float, float]] = []  # (case, fixed seconds, seconds per row) from records
+        self.split: list[tuple[CaseSpec, float, float]] = []  # (case, fixed seconds, total seconds) from records
 
     def plan(self, cases: Iterable[CaseSpec]) -> None:
         """The list of cases grew (repeats of short cases): count the new ones as pending."""
@@ -52,56 +53,30 @@ class Eta:
     def finished(self, spec: CaseSpec, seconds: float | None, record=None) -> None:
         """``spec`` is done; ``seconds`` of wall time, or ``None`` when it cost nothing (kept from an earlier run);
         ``record``: its record, whose timings split its time into fixed and growing with the rows."""
-        from oocbench.harness.suites import case_wall_s
-
         self.pending.pop(spec.key(), None)
         self.done.add(spec.key())
         if seconds is not None:
             self.seen.append((spec, seconds))
             if record is not None and record.status == "ok" and (parts := case_wall_s(record)) is not None:
-                fixed, total = parts
-                self.split.append((spec, fixed, (total - fixed) / max(spec.scale, 1)))
+                self.split.append((spec, *parts))
 
     def _from_records(self, c: CaseSpec) -> float | None:
-        """``c``'s seconds from the split of the same adapter's finished cases (same dataset first).
-
-        Up to the largest finished scale: its fixed seconds plus its seconds per row. Past it, the part that grows
-        is itself partly fixed (a fit's set-up, a first batch's tracing), which per-row time at one scale counts as
-        rows (3x too high past half of ``make bench``): with two scales of the dataset, a line through them; with
-        one, the growth the same adapter showed between two scales of another dataset (as rows^k, k in [0.5, 1]).
-        """
+        """``c``'s seconds from the split of the same adapter's finished cases (same dataset first), projected
+        past the largest finished scale by :func:`~oocbench.harness.projection.grown` (a line through two scales
+        of the dataset, or the growth the adapter showed on another dataset: 3x too high past half of
+        ``make bench`` when the growing seconds of one scale were taken as linear in rows)."""
         same = ([x for x in self.split if x[0].adapter == c.adapter and x[0].dataset == c.dataset]
                 or [x for x in self.split if x[0].adapter == c.adapter])
         if not same:
             return None
-        spec, fixed, per_row = max(same, key=lambda x: x[0].scale)
-        largest = spec.scale
-        grows = per_row * largest
-        if c.scale <= largest:
-            return fixed + per_row * c.scale
-        below = [x for x in same if x[0].scale < largest]
-        if below:
-            n1, _, r1 = max(below, key=lambda x: x[0].scale)
-            rate = (grows - r1 * n1.scale) / (largest - n1.scale)
-            if rate > 0:
-                return fixed + grows + rate * (c.scale - largest)
-        elif (k := self._exponent(c.adapter, spec.dataset)) is not None:
-            return fixed + grows * (c.scale / largest) ** k
-        return fixed + per_row * c.scale
-
-    def _exponent(self, adapter: str, but: str) -> float | None:
-        """How the growing seconds of ``adapter`` scaled with rows on another dataset than ``but`` (its two largest
-        scales), clamped to [0.5, 1]; ``None`` where no other dataset has two scales."""
-        by: dict[str, dict[int, float]] = {}
-        for spec, _, per_row in self.split:
-            if spec.adapter == adapter and spec.dataset != but:
-                by.setdefault(spec.dataset, {})[spec.scale] = per_row * spec.scale
-        for scales in by.values():
-            if len(scales) >= 2:
-                (n1, g1), (n2, g2) = sorted(scales.items())[-2:]
-                if g1 > 0 and g2 > 0:
-                    return min(1.0, max(0.5, math.log(g2 / g1) / math.log(n2 / n1)))
-        return None
+        points = {x[0].scale: (x[0].scale, x[1], x[2]) for x in same}  # one per scale (the last of its repeats)
+        dataset = max(same, key=lambda x: x[0].scale)[0].dataset
+        others: dict[str, dict[int, float]] = {}
+        for spec, fixed, total in self.split:
+            if spec.adapter == c.adapter and spec.dataset != dataset:
+                others.setdefault(spec.dataset, {})[spec.scale] = total - fixed
+        k = growth_exponent(list(d.items()) for d in others.values()) if len(points) < 2 else None
+        return grown(c.scale, list(points.values()), k)
 
     def _start(self) -> float:
         return min(s for _, s in self.seen)

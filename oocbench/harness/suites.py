@@ -25,6 +25,7 @@ from typing import Any
 from oocbench.adapters.base import Adapter
 from oocbench.adapters.registry import UnknownAdapterError, discover, get_entry
 from oocbench.fmt import fmt_bytes
+from oocbench.harness.projection import case_wall_s, grown, growth_exponent
 from oocbench.harness.runner import Limits, budget_skip, run_case
 from oocbench.records import (
     HARNESS_KNOBS,
@@ -72,15 +73,19 @@ class Suite:
     #: datasets whose cases run without the memray run (memory from RSS alone): a dataset read for its losses
     #: whose batches have the shape of another's that gets the heap figure
     rss_only_datasets: tuple[str, ...] = ()
+    #: the only scales whose cases get the memray run (empty: every scale): the run repeats the fit under a
+    #: tracer, doubling a case's time, and one scale gives every adapter's heap peak side by side
+    memray_scales: tuple[int, ...] = ()
 
     def scales_of(self, profile: str) -> tuple[int, ...]:
         """The scales the cases of ``profile`` run at."""
         return tuple(self.profile_scales.get(profile, self.scales))
 
 
-#: the default suite's per-case time budget (s): what keeps 15 adapters x 3 datasets x 3 views under an hour on
-#: 2 cores (XGBoost on 10^7 synth-ctr rows alone would take hours)
-DEFAULT_BUDGET_S = 100.0
+#: the default suite's per-case time budget (s, the timed run's projected wall time; the memray run is not in it):
+#: what keeps 15 adapters x 3 datasets x 3 views under an hour on 2 cores (XGBoost on 10^7 synth-ctr rows alone
+#: would take hours)
+DEFAULT_BUDGET_S = 70.0
 
 #: Every suite, in one place. Adapters are "every installed one" unless a suite names them; a dataset that is
 #: not known to this version of oocbench is left out (and said so) rather than failing the suite.
@@ -97,16 +102,17 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("default", ("synth-binary", "synth-ctr", "synth-nonlinear"), (100_000, 1_000_000, 10_000_000),
           profiles=("matched", "recommended", "tuned"), budget_s=DEFAULT_BUDGET_S,
           profile_scales={"recommended": (100_000,), "tuned": (100_000,)}, once_profiles=("recommended", "tuned"),
-          tune_scale=10_000, short_repeats=2, rss_only_datasets=("synth-nonlinear",),
+          tune_scale=10_000, short_repeats=2, rss_only_datasets=("synth-nonlinear",), memray_scales=(1_000_000,),
           description="the published report (reports/default): every adapter on dense, wide categorical and "
                       "nonlinear data in three views. matched (the same model in every library) at 10^5, 10^6 and "
-                      "10^7 rows (two decades: a scaling exponent), short cases twice, a case projected past "
-                      f"{DEFAULT_BUDGET_S:g} s from its smaller scale recorded skipped; recommended (each "
+                      "10^7 rows (two decades: a scaling exponent), short cases twice, a case whose timed run is "
+                      f"projected past {DEFAULT_BUDGET_S:g} s from its smaller scales recorded skipped; recommended (each "
                       "library's documented practice) and tuned (each adapter's grid fitted at 10^4 rows on a "
                       "validation tail, the points in a process per core) at 10^5 rows, each case once and without the "
                       "memray run (no heap peak). To stay under 60 min on 2 cores: 10^4 rows and more scales for "
-                      "the other views are left out, short cases run twice (not three times), and synth-nonlinear "
-                      "(dense, synth-binary's shape; read for its losses) has no memray run"),
+                      "the other views are left out, short cases run twice (not three times), the memray run (heap "
+                      "peak) is at 10^6 rows only (peak RSS at every scale), and synth-nonlinear (dense, "
+                      "synth-binary's shape; read for its losses) has no memray run"),
     Suite("full", ("synth-binary", "synth-regression", "synth-ctr", "synth-drift", "synth-nonlinear"),
           (10_000, 100_000, 1_000_000, 10_000_000), profiles=("matched", "recommended"), threads=("1", "all"),
           description="up to 10^7 rows, concept drift too, both profiles and thread modes"),
@@ -396,24 +402,6 @@ def check_results_dir(results: Path, cases: int) -> None:
                               f"case(s) need about {fmt_bytes(need)}; free space or give --results another disk")
 
 
-def case_wall_s(record: CaseRecord) -> tuple[float, float] | None:
-    """(fixed, total) wall seconds of a finished case, all its runs (timed, then memray); ``None`` when not known.
-
-    What grows with the rows is what touches them: fit, prepare and the features pass of the timed run, and the
-    memray run's fit. The rest is taken as fixed: the child processes' start and imports, scoring on the
-    fixed-size holdout, the learning curve's scoring (on a fixed-size subset), and the memray run's own start.
-    (Projecting the whole wall time skipped tf.mlp at 10^5 synth-ctr rows, "108 s from 17 s at 10k", when its fit
-    took 1.0 s of those 17.)
-    """
-    t = record.timings
-    if t.total_s is None:
-        return None
-    runs = 1 + (t.memray_total_s is not None)
-    total = t.total_s + (t.memray_total_s or 0.0) + (t.child_start_s or 0.0) * runs
-    grows = sum(v or 0.0 for v in (t.fit_s, t.prepare_s, t.features_s, t.memray_fit_s))
-    return max(0.0, total - grows), total
-
-
 def projected_peak(spec: CaseSpec, smaller: list[CaseRecord]) -> float | None:
     """The process tree's peak RSS ``spec`` is projected to reach, from the same case's ok runs one and two
     scales down: the power law through the two (its exponent kept within 0..1: LightGBM's binned data grew
@@ -437,18 +425,20 @@ def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | N
                 memory_cap: int | None = None) -> tuple[str, dict] | None:
     """Why ``spec`` is not worth running under a per-case time budget, or ``None`` to run it.
 
-    The projection comes from the same case (adapter, dataset, profile, parameters...) at the largest smaller
-    scale recorded: its fixed costs (:func:`case_wall_s`: process start, imports, scoring a fixed-size holdout)
-    as they were, the time that touches the rows (fit, prepare, reading) scaled linearly with the rows. Linear is optimistic for the in-memory and boosted learners whose time grows faster than the rows:
-    those still meet the timeout. A smaller scale that timed out, or was itself over budget, rules the case
+    The budget is on the timed run (the memray run, where a case has one, comes on top and meets the timeout on
+    its own). Its projection (:func:`oocbench.harness.projection.grown`) comes from the same case (adapter,
+    dataset, profile, parameters...) at the smaller scales recorded: its fixed costs (:func:`case_wall_s`:
+    process start, imports, scoring a fixed-size holdout) as they were at the largest, the time that touches the
+    rows (fit, prepare, reading) along a line through two scales, or with one, as the same case grew on another
+    dataset, or linearly. Time growing faster than that (in-memory learners) still meets the timeout. A smaller scale that timed out, or was itself over budget, rules the case
     out too. An ``oom`` does not, and neither does a case whose peak memory (:func:`projected_peak`) passes
     ``memory_cap``: an adapter that holds every row is run to show where it ends ``oom``, which it reaches
     before its projected time.
     """
     if budget_s is None or spec.repeat:
         return None
-    same = [r for r in known if r.case.scale < spec.scale and r.case.repeat == 0
-            and replace(r.case, scale=spec.scale).key() == spec.key()]
+    known = [r for r in known if r.case.repeat == 0]
+    same = [r for r in known if r.case.scale < spec.scale and replace(r.case, scale=spec.scale).key() == spec.key()]
     if not same:
         return None
     prev = max(same, key=lambda r: r.case.scale)
@@ -457,20 +447,29 @@ def over_budget(spec: CaseSpec, known: Iterable[CaseRecord], budget_s: float | N
     if prev.status == "timeout" or "budget_skip" in prev.extra:
         return (f"over the per-case time budget of {budget_s:.0f} s: at {m:,} rows it already "
                 f"{'timed out' if prev.status == 'timeout' else 'was over it'}", facts)
-    wall = case_wall_s(prev) if prev.status == "ok" else None
-    if wall is None:
+    if prev.status != "ok" or (wall := case_wall_s(prev, memray=False)) is None:
         return None
-    fixed, total = wall
-    projected = fixed + (total - fixed) * n / m
+    points = [(r.case.scale, *parts) for r in same if r.status == "ok" and (parts := case_wall_s(r, memray=False))]
+    others: dict[str, list[tuple[int, float]]] = {}
+    for r in known:  # the same case on other datasets: how its growing part grew there
+        if (r.status == "ok" and r.case.dataset != spec.dataset and (parts := case_wall_s(r, memray=False))
+                and replace(r.case, scale=spec.scale, dataset=spec.dataset).key() == spec.key()):
+            others.setdefault(r.case.dataset, []).append((r.case.scale, parts[1] - parts[0]))
+    k = growth_exponent(others.values()) if len(points) < 2 else None
+    projected = grown(n, points, k)
     if projected <= budget_s:
         return None
     memory = projected_peak(spec, same)
     if memory_cap is not None and memory is not None and memory > memory_cap:
         return None  # projected past the memory cap: it is run to show where it ends oom
-    facts.update(projected_s=projected, from_wall_s=total, from_growing_s=total - fixed, projected_peak_bytes=memory)
+    fixed, total = wall
+    how = ("a line through " + " and ".join(f"{p[0]:,}" for p in sorted(points)[-2:]) + " rows" if len(points) >= 2
+           else f"as rows^{k:.2f}, its growth on another dataset" if k is not None else "linear in rows")
+    facts.update(projected_s=projected, from_wall_s=total, from_growing_s=total - fixed, projected_peak_bytes=memory,
+                 rule=how)
     return (f"over the per-case time budget of {budget_s:.0f} s: projected {projected:.0f} s at {n:,} rows "
-            f"from {total:.0f} s at {m:,} ({total - fixed:.0f} s of it fit and reading, linear in rows; --budget 0 runs "
-            "it)", facts)
+            f"from {total:.0f} s at {m:,} (the timed run; {total - fixed:.0f} s of it fit and reading, {how}; "
+            "--budget 0 runs it)", facts)
 
 
 def keep_record(path: Path, record: CaseRecord, out: list[CaseRecord],
@@ -490,7 +489,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
               on_plan: Callable[[list[CaseSpec]], None] | None = None,
               on_finished: Callable[[CaseSpec], None] | None = None,
               extra_of: Callable[[CaseSpec], dict[str, Any]] | None = None,
-              once: Iterable[str] = (), rss_only: Iterable[str] = ()) -> list[CaseRecord]:
+              once: Iterable[str] = (), rss_only: Iterable[str] = (),
+              memray_scales: Iterable[int] = ()) -> list[CaseRecord]:
     """Run ``cases`` one after another, appending each record to ``results/records.jsonl`` as it finishes.
 
     ``repeat_short`` > 1 repeats short cases: when a case's first run (repeat 0, new or kept) ended ok with a
@@ -501,7 +501,8 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
     ``extra_of`` gives what the record of a case run now adds to its ``extra`` (a tuned case's ``tuning``, see
     :meth:`oocbench.harness.tune.TunedRun.extra_of`). Cases whose profile is in ``once`` (a suite's
     ``once_profiles``) are not repeated and run without memray; cases of a dataset in ``rss_only`` (a suite's
-    ``rss_only_datasets``) run without memray.
+    ``rss_only_datasets``) run without memray, and so do cases at a scale not in ``memray_scales`` (a suite's
+    ``memray_scales``; empty: every scale).
 
     With ``limits.budget_s``, a case projected past it (:func:`over_budget`) is recorded ``skipped`` unrun.
     A backend's failure (timeout, oom, crash, error) is a record like any other. A failure of the harness
@@ -520,7 +521,11 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
         check_results_dir(Path(results), todo)
     out: list[CaseRecord] = []
     queue, planned = list(cases), {c.key() for c in cases}
-    once, rss_only = frozenset(once), frozenset(rss_only)
+    once, rss_only, memray_scales = frozenset(once), frozenset(rss_only), frozenset(memray_scales)
+
+    def with_memray(spec: CaseSpec) -> bool:
+        return (memray and spec.profile not in once and spec.dataset not in rss_only
+                and (not memray_scales or spec.scale in memray_scales) and not (repeat_short > 1 and spec.repeat > 0))
 
     def more_repeats(i: int, record: CaseRecord) -> None:
         spec = record.case
@@ -556,8 +561,7 @@ def run_cases(cases: list[CaseSpec], results: Path, limits: Limits | None = None
         if on_start:
             on_start(spec)
         try:
-            record = run_case(spec, limits, memray=memray and spec.profile not in once
-                              and spec.dataset not in rss_only and not (repeat_short > 1 and spec.repeat > 0))
+            record = run_case(spec, limits, memray=with_memray(spec))
             record.extra.update(extra_of(spec) if extra_of else {})
             keep_record(path, record, out, on_done)  # a record that cannot be saved whole is a harness failure
             more_repeats(i, record)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from oocbench.analysis import MemoryScaling, fit_memory, memory_scaling, with_full_memory
+from oocbench.analysis import MemoryScaling, fit_memory, heap_of, memory_scaling, with_full_memory
 from oocbench.cost import DEFAULT_PRICES, Prices
 from oocbench.records import CaseRecord
 from oocbench.reports.model import FAILED, CaseGroup
@@ -70,7 +70,13 @@ class Section:
 
     @cached_property
     def scaling(self) -> dict[str, MemoryScaling]:
-        """Fit-memory scaling per line (adapter with its overrides), from every ok repeat."""
-        return {line: memory_scaling((r.case.scale, fit_memory(r)) for g in self.groups if g.label() == line
-                                     for r in with_full_memory(g.ok))
-                for line in sorted({g.label() for g in self.groups if g.ok})}
+        """Fit-memory scaling per line (adapter with its overrides), from every ok repeat: with the heap peak
+        where every scale of the line has one, else RSS growth alone (a suite whose memray run is at one scale,
+        ``memray_scales``, would otherwise read heap against RSS as growth or shrinkage)."""
+        out = {}
+        for line in sorted({g.label() for g in self.groups if g.ok}):
+            runs = [r for g in self.groups if g.label() == line for r in with_full_memory(g.ok)]
+            heap_everywhere = all(any(heap_of(r) for r in runs if r.case.scale == n) for n in {r.case.scale for r in runs})
+            figure = fit_memory if heap_everywhere else (lambda r: r.memory.rss_fit_bytes)
+            out[line] = memory_scaling((r.case.scale, figure(r)) for r in runs)
+        return out
