@@ -954,6 +954,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "are appended here")
     r.set_defaults(func=cmd_run)
 
+    from oocbench.cli_advise import add_parser as add_advise
+
+    add_advise(sub, _where, _memory, _positive)
+
     rp = sub.add_parser("report", help="write the static HTML comparison report (plots, tables, raw CSV/JSON)")
     rp.add_argument("--results", type=Path, default=None,
                     help="records.jsonl, a directory holding one (or a tree of them), or a report's results.json "

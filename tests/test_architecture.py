@@ -22,9 +22,9 @@ STAGES: list[tuple[int, tuple[str, ...]]] = [
     (2, ("oocbench.features", "oocbench.insight")),
     (3, ("oocbench.curve", "oocbench.adapters")),
     (4, ("oocbench.harness", "oocbench.adapters.checks")),  # runs the harness: it sits with it
-    (5, ("oocbench.analysis", "oocbench.asv_results", "oocbench.cost")),
+    (5, ("oocbench.analysis", "oocbench.asv_results", "oocbench.cost", "oocbench.advice")),
     (6, ("oocbench.reports",)),
-    (7, ("oocbench.cli", "oocbench.__main__", "oocbench.api")),
+    (7, ("oocbench.cli", "oocbench.cli_advise", "oocbench.__main__", "oocbench.api")),
 ]
 
 
