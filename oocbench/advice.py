@@ -8,15 +8,14 @@ Every projection is two extrapolations from the measured points, and the range b
   [0.5, 2]); the top of the range is at least the largest rung's seconds per row times the rows (what a fixed
   set-up makes high). Time is this machine's: more cores are not assumed to help (a learner's threads are
   often bound by reading one stream); on fewer cores than a fit kept busy here it is that much slower at most.
-- **peak memory** (process-tree peak RSS, what decides whether a fit fits in RAM): for a streaming learner,
-  flat where it grew less than rows^0.15 over at least a decade of rungs (its buffers are full: the range
-  measured), else the power law (exponent in [0, 1]) and the line through the two largest rungs; for a learner
-  that holds every row, from that line to its RSS growth in fit per row times the rows.
-- **holdout loss**: a learning curve ``a + b n^-c`` through the rungs' losses (``c`` in [0.25, 1.5] fitted
-  where there are three rungs, 0.5 with two) at the full size, held above the straight line in log(rows)
-  through the first and last rungs, as the low end; the largest rung's loss as the high end (more rows of the
-  same data do not make a model worse; a file whose later rows differ from its first is not covered, and the
-  caveat says so).
+- **peak memory** (process-tree peak RSS, what decides whether a fit fits in RAM): see :func:`_memory_range`
+  (flat streaming learners from their peak to it grown at their own small exponent; learners that hold every
+  row up to their RSS growth in fit grown at its own exponent; the rest between a power law and a line).
+- **holdout loss**: the largest rung's loss is the high end (more rows of the same data do not make a model
+  worse; a file whose later rows differ from its first is not covered, and the caveat says so); the low end is
+  the straight line in log(rows) through the first and last rungs (a power law's slope in log rows only
+  flattens, so this bounds it), and with three rungs or more, the learning curve ``a + b n^-c`` (``c`` in
+  [0.25, 1.5]) fitted to them where it is higher.
 - **cost**: the time range at this machine's measured core use and the memory range, at
   :data:`oocbench.cost.DEFAULT_PRICES`.
 
@@ -148,8 +147,13 @@ def _loss_range(points: list[tuple[int, float]], rows: float) -> Range | None:
     last = points[-1][1]
     if len(points) < 2:
         return Range(None, last)
+    (n0, v0), (n1, v1) = points[0], points[-1]
+    per_decade = max(v0 - v1, 0.0) / math.log10(n1 / n0)
+    floor = v1 - per_decade * math.log10(max(rows, n1) / n1)
+    if len(points) < 3:  # two rungs fix no curve: the bound alone (vw.linear beat a c = 0.5 curve at 10^7 rows)
+        return Range(min(max(0.0, floor), last), last)
     fits = []
-    for c in ([k / 20 for k in range(5, 31)] if len(points) >= 3 else [0.5]):  # c in 0.25..1.5, or 0.5
+    for c in [k / 20 for k in range(5, 31)]:  # c in 0.25..1.5
         xs, ys = [n ** -c for n, _ in points], [v for _, v in points]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((x - mx) ** 2 for x in xs)
@@ -157,32 +161,34 @@ def _loss_range(points: list[tuple[int, float]], rows: float) -> Range | None:
         a = my - b * mx
         fits.append((sum((a + b * x - y) ** 2 for x, y in zip(xs, ys)), a, b, c))
     _, a, b, c = min(fits)
-    (n0, v0), (n1, v1) = points[0], points[-1]
-    per_decade = max(v0 - v1, 0.0) / math.log10(n1 / n0)
-    floor = v1 - per_decade * math.log10(max(rows, n1) / n1)
     return Range(min(max(0.0, floor, a + b * rows ** -c), last), last)
 
 
-def _memory_range(points: list[tuple[int, float]], rows: float, in_memory: bool,
-                  top: CaseRecord) -> tuple[bool, Range]:
-    """(flat, peak RSS at ``rows``). Flat - the range measured - where it grew less than rows^:data:`FLAT` over at
-    least a decade of rungs, for a learner that streams; a learner that holds every row never is (at small rungs
-    its imports hide its rows): from the line through the peaks of its two largest rungs to its RSS growth in fit
-    per row at the largest, times the rows."""
+def _memory_range(points: list[tuple[int, float]], growth: list[tuple[int, float]], baseline: float, rows: float,
+                  in_memory: bool) -> tuple[bool, Range]:
+    """(flat, peak RSS at ``rows``) from the rungs' peaks, RSS growths in fit and the largest rung's baseline.
+
+    A streaming learner whose peak grew less than rows^:data:`FLAT` over at least a decade of rungs is flat: from
+    its largest rung's peak to that peak grown at its own measured exponent (streaming learners' peaks crept up
+    5-10% over the two decades past a 10^4..10^5 ladder). A learner that holds every row never is: from the power
+    law through its peaks (its imports hide its rows at small rungs) to the larger of the line through them and
+    the baseline plus its RSS growth in fit at the growth's own exponent (LightGBM's grew 13x over 100x the
+    rows). Any other: between the power law (exponent in [0, 1]) and the line through the two largest rungs.
+    """
     if not points:
         return False, Range(None, math.inf)
     n2, m2 = points[-1]
     below = [(n, m) for n, m in points if n * 10 <= n2]
-    if not in_memory and below and m2 <= below[-1][1] * (n2 / below[-1][0]) ** FLAT:
-        values = [v for _, v in points]
-        return True, Range(min(values), max(values))
-    if in_memory:
-        base, grew = top.memory.rss_baseline_bytes, top.memory.rss_fit_bytes
-        (n1, m1) = points[-2] if len(points) >= 2 else (n2, m2)
-        line = m2 + max((m2 - m1) / (n2 - n1), 0.0) * (rows - n2) if n2 > n1 else m2
-        per_row = (base or 0) + (grew or 0) * rows / n2 if grew else m2 * rows / n2
-        return False, Range.of(line, per_row)
-    return False, extrapolate(points, rows, 0.0, 1.0)
+    if not in_memory and below:
+        n0, m0 = below[-1]
+        k = math.log(m2 / m0) / math.log(n2 / n0)
+        if k <= FLAT:
+            return True, Range(m2, m2 * (rows / n2) ** max(k, 0.0))
+    trend = extrapolate(points, rows, 0.0, 1.0)
+    if in_memory and len(points) >= 2 and growth:
+        grown = baseline + extrapolate(growth, rows, 0.0, 1.0).low  # the growth's power law (or line if lower)
+        return False, Range(trend.low, max(trend.high, grown))
+    return False, trend
 
 
 def _stops_near(points: list[tuple[int, float]], ram_bytes: int) -> float | None:
@@ -236,7 +242,8 @@ def project(records: Iterable[CaseRecord], rows: int, ram_bytes: int, cores: int
             fit = Range(floor, max(fit.high, floor))
         in_memory = bool(top.adapter_info.get("in_memory") or top.adapter_info.get("reference"))
         mem_pts = _median_by_scale(ok, lambda r: r.memory.rss_peak_bytes)
-        flat, mem = _memory_range(mem_pts, rows, in_memory, top)
+        flat, mem = _memory_range(mem_pts, _median_by_scale(ok, lambda r: r.memory.rss_fit_bytes),
+                                  top.memory.rss_baseline_bytes or 0.0, rows, in_memory)
         ram = ("fits" if mem.high <= ram_bytes else "exceeds" if mem.low is not None and mem.low > ram_bytes
                else "may exceed")
         stops = _stops_near(mem_pts, ram_bytes) if ram != "fits" else None
