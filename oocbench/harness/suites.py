@@ -355,7 +355,7 @@ def recorded(path: Path, force: bool = False, limits: Limits | None = None,
 
 
 #: a fit shorter than this is "short": with ``repeat_short`` its case is repeated (seconds of fit, repeat 0)
-SHORT_FIT_S = 5.0
+SHORT_FIT_S = 2.0
 #: room asked per case still to run: a record is ~5 KB (learning curve, checkpoints, a traceback: tens of KB)
 RECORD_ROOM = 64 * 1024
 #: and at least this much free: a disk this full fails the next writer, whoever it is
