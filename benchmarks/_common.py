@@ -57,11 +57,14 @@ def profile() -> Suite:
 
 def adapters() -> list[str]:
     """The profile's adapters: those its suite names (``make bench``'s quick suite names seven), else every
-    registered one; an adapter a suite names but nobody registered is left out."""
+    registered one but the scale-out ones; an adapter a suite names but nobody registered is left out."""
     from oocbench.adapters.registry import discover
 
     registered = discover()
-    return [a for a in profile().adapters if a in registered] if profile().adapters else list(registered)
+    if profile().adapters:
+        return [a for a in profile().adapters if a in registered]
+    # as a suite of every adapter: one machine's (the scale-out ones run where a suite names them)
+    return [n for n, e in registered.items() if not (e.cls is not None and e.cls.scale_out)]
 
 
 def use_memray() -> bool:

@@ -574,6 +574,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.scheduler:  # the case's child process inherits it (oocbench/adapters/dask_ml.py reads it)
         os.environ["OOCBENCH_DASK_SCHEDULER"] = args.scheduler
+    if args.spark_master:  # likewise for oocbench/adapters/spark.py
+        os.environ["OOCBENCH_SPARK_MASTER"] = args.spark_master
     if args.dispatch and args.scheduler:
         err.print("oocbench run: --dispatch runs each case on a cluster worker, where dask-ml adapters start their "
                   "own LocalCluster inside the case; --scheduler (dask-ml on an existing cluster) cannot be combined")
@@ -946,6 +948,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run dask adapters on this existing dask.distributed scheduler (sets $OOCBENCH_DASK_SCHEDULER; "
                         "its workers must see the same data directory)")
+    r.add_argument("--spark-master", default=None, metavar="URL",
+                   help="run spark.* adapters on this Spark master: spark://HOST:PORT or local-cluster[W,C,MB] "
+                        "(sets $OOCBENCH_SPARK_MASTER; default local[N], N from --threads)")
     r.add_argument("--data", type=_where, default=None, metavar="DIR|URL",
                    help="data directory or URL, e.g. s3://bucket/prefix (sets $OOCBENCH_DATA_DIR; default ./data)")
     r.add_argument("--dispatch", default=None, metavar="tcp://HOST:PORT",

@@ -124,3 +124,87 @@ def test_dispatch_refuses_a_cluster_without_the_case_resource(s3, tmp_path):
         assert not (tmp_path / "r" / RECORDS_FILE).exists()
     finally:
         cluster.stop()
+
+
+def _python_procs_since(t0: float) -> list[str]:
+    """Processes started after ``t0`` that are a dask cluster's or XGBoost's (what a case could leave behind)."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["create_time", "cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if (p.info["create_time"] or 0) > t0 and ("multiprocessing" in cmd or "distributed" in cmd):
+            out.append(f"{p.pid} {cmd[:120]}")
+    return out
+
+
+def test_xgboost_dask_ends_ok_on_a_loopback_cluster_and_in_local_mode(tmp_path):
+    data = tmp_path / "data"
+    for name in ("synth-binary", "synth-ctr"):
+        datasets.generate(name, 100_000, base=data, rows_per_shard=25_000)
+    cluster = start_dask(2)
+    try:
+        results = tmp_path / "on-cluster"
+        proc = _cli("run", "--suite", "smoke", "--adapter", "xgboost.dask", "--dataset", "synth-binary,synth-ctr",
+                    "--scale", "100000", "--data", str(data), "--scheduler", cluster.address, "--no-memray",
+                    "--timeout", "150", "--results", str(results), cwd=tmp_path)
+        out, _ = proc.communicate(timeout=200)
+        assert proc.returncode == 0, out + cluster.log_tail()
+    finally:
+        cluster.stop()
+    t0 = time.time()
+    local = tmp_path / "local"
+    proc = _cli("run", "--suite", "smoke", "--adapter", "xgboost.dask,xgboost.in-memory", "--dataset",
+                "synth-binary,synth-ctr", "--scale", "100000", "--data", str(data), "--no-memray",
+                "--timeout", "150", "--results", str(local), cwd=tmp_path)
+    out2, _ = proc.communicate(timeout=200)
+    assert proc.returncode == 0, out2
+    time.sleep(1.0)
+    assert not _python_procs_since(t0), _python_procs_since(t0)  # the LocalCluster's workers went with the case
+    recs = {(r.case.adapter, r.case.dataset, d.name): r for d in (results, local)
+            for r in read_records(d / RECORDS_FILE)}
+    for key, r in recs.items():
+        assert r.status == "ok", (key, r.reason)
+        assert r.rows == 100_000
+    for name in ("synth-binary", "synth-ctr"):
+        on = recs["xgboost.dask", name, "on-cluster"].adapter_info["hyperparameters"]
+        assert on["workers"] == 2 and f"external scheduler {cluster.address}" in on["cluster"]
+        assert recs["xgboost.dask", name, "local"].adapter_info["hyperparameters"]["workers"] == 1
+        # the same trees as the single-machine control: losses close (the quantiles are sketched per worker)
+        dask_loss = recs["xgboost.dask", name, "local"].metrics["log_loss"]
+        assert abs(dask_loss - recs["xgboost.in-memory", name, "local"].metrics["log_loss"]) < 0.01, name
+    ctr = recs["xgboost.dask", "synth-ctr", "on-cluster"].adapter_info["hyperparameters"]
+    assert "native splits" in ctr["categorical"]
+
+
+def test_xgboost_dask_with_a_worker_killed_mid_fit_is_ok_on_every_row_or_an_error_naming_it(tmp_path):
+    data = tmp_path / "data"
+    datasets.generate("synth-ctr", 400_000, base=data, rows_per_shard=50_000)
+    cluster = start_dask(2)
+    try:
+        results = tmp_path / "results"
+        proc = _cli("run", "--suite", "smoke", "--adapter", "xgboost.dask", "--dataset", "synth-ctr", "--scale",
+                    "400000", "--data", str(data), "--scheduler", cluster.address, "--no-memray", "--timeout", "150",
+                    "--param", "collective_timeout_s=20", "--results", str(results), cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 150
+            while _scheduler_tasks(cluster.address) == 0:  # the case has submitted its read tasks
+                assert proc.poll() is None, proc.stdout.read() + cluster.log_tail()
+                assert time.monotonic() < deadline, cluster.log_tail()
+                time.sleep(0.05)
+            time.sleep(3.0)  # into the DMatrix build or the first rounds
+            os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+            out, _ = proc.communicate(timeout=200)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.returncode == 0, out
+        (rec,) = read_records(results / RECORDS_FILE)
+        print(f"after the kill: {rec.status} {rec.reason!r} fit {rec.timings.fit_s}")  # CI log
+        assert rec.status in ("ok", "error"), (rec.status, rec.reason)
+        if rec.status == "ok":  # every row learnt from: the lost blocks recomputed on the survivor
+            assert rec.rows == 400_000 and rec.metrics["log_loss"] < rec.baseline["log_loss"]
+        else:
+            assert "lost during fit" in rec.reason, rec.reason
+    finally:
+        cluster.stop()

@@ -38,7 +38,9 @@ def test_the_default_report_spans_three_scales_over_two_decades_per_dataset_and_
 
 
 def test_the_default_report_has_every_adapter_and_says_why_a_case_did_not_run(default):
-    assert {r.case.adapter for r in default} == set(discover())
+    # every adapter of one machine (the scale-out ones, Adapter.scale_out, run in the cluster suite)
+    assert {r.case.adapter for r in default} == {n for n, e in discover().items()
+                                                 if not (e.cls is not None and e.cls.scale_out)}
     for r in default:
         assert r.status in ("ok", "skipped"), (r.case, r.status, r.reason)
         if r.status == "skipped":

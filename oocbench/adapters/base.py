@@ -105,6 +105,10 @@ class Adapter(ABC):
     heap_note : str
         What the memray heap figure means for this adapter when it is not plain heap (e.g. memory-mapped cache
         files counted as allocations); published with the figure.
+    scale_out : bool
+        True when fit trains across the worker processes of a cluster (XGBoost's dask interface, Spark): such an
+        adapter runs in suites that name it (``cluster``) or when asked for, not in the suites of every installed
+        adapter, whose budget and figures are for one machine.
     tune_grid : dict
         The knobs the library's documentation says matter, name -> values (step size / regularisation / passes
         for linear learners; rounds, depth, learning rate, leaves for trees), every combination a grid point: at
@@ -140,6 +144,7 @@ class Adapter(ABC):
     heap_note: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     in_memory: ClassVar[bool] = False
+    scale_out: ClassVar[bool] = False
     explains: ClassVar[str] = "weights"
     #: pip distributions that provide ``library``, tried in order for its version (a CPU wheel and the full one)
     distributions: ClassVar[tuple[str, ...]] = ()
@@ -278,7 +283,7 @@ class Adapter(ABC):
                 # overrides of a profile on categorical data (CSR / Arrow), where an adapter declares them
                 "sparse_profiles": {k: dict(v) for k, v in cls.sparse_profiles.items()},
                 "input_formats": list(cls.input_formats), "multi_pass": cls.multi_pass(), "reference": cls.reference,
-                "in_memory": cls.holds_every_row(),
+                "in_memory": cls.holds_every_row(), "scale_out": cls.scale_out,
                 "heap_note": cls.heap_note, "tune_grid": {k: list(v) for k, v in cls.tune_grid.items()},
                 "source_sha256": cls.source_sha256()}
 

@@ -84,6 +84,46 @@ def _quiet_known_warnings():
         yield
 
 
+def start_client(threads: str, processes: bool, workers: int = 1) -> tuple[Any, Any, dict[str, Any]]:
+    """A dask client on ``$OOCBENCH_DASK_SCHEDULER`` when set, else on a new ``LocalCluster`` of ``workers``
+    workers sharing the thread mode's cores (at least one thread each), warmed with :data:`WORKER_IMPORTS`.
+
+    Returns
+    -------
+    tuple
+        ``(client, cluster or None, facts)``: ``facts`` is what the record publishes about the cluster as run
+        (``cluster``: a one-line description; ``workers``, ``threads_per_worker``, ``memory_limit_per_worker``).
+    """
+    from distributed import Client, LocalCluster
+
+    address, cluster = os.environ.get(SCHEDULER_ENV), None
+    if address:
+        client = Client(address, timeout="30s")
+    else:
+        per = max(1, thread_count(threads) // workers)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=per, processes=processes,
+                               dashboard_address=":0", silence_logs=logging.ERROR,
+                               **({"host": "127.0.0.1"} if processes else {}))  # else inproc://
+        client = Client(cluster)
+    client.run(_warm_worker)
+    info = list(client.scheduler_info(n_workers=-1)["workers"].values())
+    where = f"external scheduler {address}" if address else f"LocalCluster(processes={processes})"
+    threads_each = sorted({w["nthreads"] for w in info})
+    limits = sorted({int(w.get("memory_limit") or 0) for w in info})
+    return client, cluster, {"engine": "dask.distributed",
+                             "cluster": f"{where}: {len(info)} worker(s) x {threads_each} thread(s)",
+                             "workers": len(info), "threads_per_worker": threads_each,
+                             "memory_limit_per_worker": limits}
+
+
+def close_client(client: Any, cluster: Any) -> None:
+    """Close the client, then the cluster it talks to (each may be ``None``); errors are ignored."""
+    for thing in (client, cluster):  # client first: it talks to the cluster's scheduler
+        if thing is not None:
+            with contextlib.suppress(Exception):
+                thing.close()
+
+
 class _DaskAdapter(Adapter):
     """Starts the client (and a LocalCluster unless one is given) in setup; closes both in release."""
 
@@ -94,27 +134,13 @@ class _DaskAdapter(Adapter):
     _cluster: Any = None
 
     def setup(self) -> None:
-        from distributed import Client, LocalCluster
-
-        address = os.environ.get(SCHEDULER_ENV)
-        if address:
-            self._client = Client(address, timeout="30s")
-        else:
-            # one worker, threads from the thread mode (one worker: the Incremental chain never ships the model
-            # between workers). In-process by default (params processes=True for a worker process): the SGD and
-            # numpy kernels release the GIL, at 10^6 rows it was ~1.4x faster than a worker process on 2 cores,
-            # and memray's heap peak then covers the worker's allocations (it does not follow child processes)
-            nthreads = thread_count(self.threads)
-            processes = bool(self.hyperparameters.get("processes", False))
-            self._cluster = LocalCluster(n_workers=1, threads_per_worker=nthreads, processes=processes,
-                                         dashboard_address=":0", silence_logs=logging.ERROR,
-                                         **({"host": "127.0.0.1"} if processes else {}))  # else inproc://
-            self._client = Client(self._cluster)
-        self._client.run(_warm_worker)
-        workers = self._client.scheduler_info(n_workers=-1)["workers"].values()
-        where = f"external scheduler {address}" if address else f"LocalCluster(processes={processes})"
-        self._as_run = {"cluster": f"{where}: {len(workers)} worker(s) x "
-                                   f"{sorted({w['nthreads'] for w in workers})} thread(s)"}
+        # one worker, threads from the thread mode (one worker: the Incremental chain never ships the model
+        # between workers). In-process by default (params processes=True for a worker process): the SGD and
+        # numpy kernels release the GIL, at 10^6 rows it was ~1.4x faster than a worker process on 2 cores,
+        # and memray's heap peak then covers the worker's allocations (it does not follow child processes)
+        processes = bool(self.hyperparameters.get("processes", False))
+        self._client, self._cluster, facts = start_client(self.threads, processes)
+        self._as_run = {"cluster": facts["cluster"]}
         self.build()
 
     def effective_hyperparameters(self) -> dict[str, Any]:
@@ -125,10 +151,7 @@ class _DaskAdapter(Adapter):
         raise NotImplementedError
 
     def release(self) -> None:
-        for thing in (self._client, self._cluster):  # client first: it talks to the cluster's scheduler
-            if thing is not None:
-                with contextlib.suppress(Exception):
-                    thing.close()
+        close_client(self._client, self._cluster)
         self._client = self._cluster = None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -30,6 +30,8 @@ BUILTIN: dict[str, str] = {
     "tf.mlp": "oocbench.adapters.tensorflow:MLP",
     "xgboost.external-memory": "oocbench.adapters.xgboost:ExternalMemory",
     "xgboost.in-memory": "oocbench.adapters.xgboost:InMemory",
+    "xgboost.dask": "oocbench.adapters.xgboost_dask:Dask",
+    "spark.linear": "oocbench.adapters.spark:Linear",
     "sklearn.hist-gbdt": "oocbench.adapters.sklearn_gbdt:HistGBDT",
     "lightgbm.gbdt": "oocbench.adapters.lightgbm:GBDT",
 }

@@ -87,7 +87,8 @@ class Suite:
 #: would take hours)
 DEFAULT_BUDGET_S = 70.0
 
-#: Every suite, in one place. Adapters are "every installed one" unless a suite names them; a dataset that is
+#: Every suite, in one place. Adapters are "every installed one" (but the scale-out ones: ``Adapter.scale_out``)
+#: unless a suite names them; a dataset that is
 #: not known to this version of oocbench is left out (and said so) rather than failing the suite.
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("smoke", ("synth-binary",), (2_000,), repeats=1,
@@ -119,6 +120,13 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("trees", ("synth-nonlinear", "synth-ctr", "synth-binary"), (10_000, 100_000, 1_000_000),
           description="boosted trees (in memory and out of core) against every linear learner, on data with a "
                       "nonlinear optimum, wide categorical and dense linear data"),
+    Suite("cluster", ("synth-binary", "synth-ctr"), (100_000, 1_000_000), repeats=1,
+          adapters=("sklearn.sgd", "sklearn.batch", "dask-ml.incremental", "xgboost.in-memory",
+                    "xgboost.external-memory", "xgboost.dask", "spark.linear"),
+          description="beyond one machine: the scale-out learners (XGBoost's dask interface on a LocalCluster of "
+                      "worker processes or the cluster --scheduler names; Spark MLlib in local[N] or on "
+                      "--spark-master) beside their single-machine controls; "
+                      "--param workers=2 for two workers (on 2 cores: the overhead per worker, not a scale-out)"),
     Suite("passes", ("synth-ctr", "synth-binary"), (100_000, 1_000_000), passes=(1, 3),
           adapters=("sklearn.sgd", "vw.linear", "tf.linear", "dask-ml.incremental"),
           description="one pass against three, each library's own multi-pass mode: the loss after every pass "
@@ -167,7 +175,9 @@ def expand(suite: Suite, adapters: Iterable[str] | None = None, repeat: int = 1,
     combos = [tuple(sorted(zip(hyper, values))) for values in itertools.product(*hyper.values())]
     if suite.with_default and hyper and () not in combos:  # the profile's own setting: the grid's baseline
         combos.insert(0, ())
-    names = list(adapters or suite.adapters or discover())
+    # a suite of "every adapter" is of one machine's: the scale-out ones run where named (the cluster suite)
+    names = list(adapters or suite.adapters
+                 or [n for n, e in discover().items() if not (e.cls is not None and e.cls.scale_out)])
     data = list(datasets or available_datasets(suite)[0])
     profiles = list(knobs.get("profile", suite.profiles))
     at = {p: list(scales) if scales else suite.scales_of(p) for p in profiles}  # each profile's scales

@@ -36,7 +36,7 @@ def short_cells(p: Projection) -> list[str]:
             p.cost.show(fmt_dollars) if p.cost else "-"]
 
 
-def cells(p: Projection, advice: Advice) -> list[str]:
+def cells(p: Projection) -> list[str]:
     """One table row: every figure a range at the full size, or why the adapter has none."""
     if not p.measured:
         return [p.adapter, "-", "", p.failed, "", "", "", ""]
@@ -98,7 +98,7 @@ def write_page(advice: Advice, records: list[CaseRecord], out: Path, source: str
     out.mkdir(parents=True, exist_ok=True)
     plot = advice_figure(advice, records, out)
     heads = "".join(f"<th>{esc(h.format(loss=advice.loss_name))}</th>" for h in HEADERS)
-    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells(p, advice)) + "</tr>"
+    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells(p)) + "</tr>"
                    for p in advice.projections)
     table = f"<table><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>"
     constant = (f" The best constant predictor's holdout {advice.loss_name}: {fmt_num(advice.constant_loss)}."
