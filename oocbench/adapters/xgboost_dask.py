@@ -60,7 +60,8 @@ class Dask(InMemory):
 
     def setup(self) -> None:
         super().setup()
-        self.train_params.pop("workers", None)  # collective_timeout_s stays: effective_hyperparameters shows it
+        for name in ("workers", "collective_timeout_s"):  # the cluster's settings, not the booster's
+            self.train_params.pop(name, None)
         self._client, self._cluster, self.cluster = start_client(self.threads, processes=True,
                                                                  workers=int(self.hyperparameters["workers"]))
 
@@ -89,7 +90,7 @@ class Dask(InMemory):
         before = set(self._client.scheduler_info(n_workers=-1)["workers"])
         X, y = lazy_arrays(stream)
         codes = self.input_format == "codes"
-        params = {k: v for k, v in self.train_params.items() if k not in ("nthread", "collective_timeout_s")}
+        params = {k: v for k, v in self.train_params.items() if k != "nthread"}
         try:
             dtrain = dxgb.DaskQuantileDMatrix(self._client, X, y, max_bin=hp["max_bin"], enable_categorical=codes,
                                               feature_types=feature_types(stream, hp["categorical_splits"]))
